@@ -1,0 +1,47 @@
+"""The hooks a dgan plugin implements. Each returns a list of specs.
+
+Plugins are modules (or objects) registered through the `dgan` entry-point
+group; built-ins use the same group. Implement any subset:
+
+    from dgan_cli import hookimpl
+    from dgan_cli.specs import HeadSpec
+
+    @hookimpl
+    def dgan_heads():
+        return [HeadSpec(name="edges", summary="...", build=make_edges_head)]
+"""
+import pluggy
+
+PROJECT = "dgan"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def dgan_backbones():
+    """Return a list of `BackboneSpec`."""
+
+
+@hookspec
+def dgan_label_sources():
+    """Return a list of `LabelSourceSpec`."""
+
+
+@hookspec
+def dgan_heads():
+    """Return a list of `HeadSpec`."""
+
+
+@hookspec
+def dgan_filters():
+    """Return a list of `FilterSpec`."""
+
+
+@hookspec
+def dgan_distillers():
+    """Return a list of `DistillerSpec`."""
+
+
+@hookspec
+def dgan_commands():
+    """Return a list of `CommandSpec` (CLI commands and command groups)."""
