@@ -1,0 +1,96 @@
+"""The `dgan` command: a Typer app assembled from the core and every plugin."""
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Optional, Sequence
+
+import typer
+from typer._click import exceptions as click_exc
+
+from dgan_cli import __version__
+from dgan_cli.console import err_console, set_quiet
+from dgan_cli.errors import DganError
+from dgan_cli.registry import Registry, default_registry
+
+CORE_GROUPS = {
+    "backbone": "Inspect, convert and train generator checkpoints.",
+    "cache": "Inspect and check HDF5 feature caches.",
+}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dgan {__version__}")
+        raise typer.Exit()
+
+
+def build_app(registry: Registry) -> typer.Typer:
+    """Assemble the CLI from the core commands and the registry's plugin commands."""
+    from dgan_cli.commands import backbone_cmd, cache_cmd, plugins_cmd
+
+    app = typer.Typer(name="dgan", no_args_is_help=True, rich_markup_mode="rich",
+                      pretty_exceptions_enable=False, add_completion=False,
+                      help="Turn a pretrained StyleGAN2/ADA generator into labelled training images.")
+
+    @app.callback()
+    def root(
+        version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+                                               help="Show the version and exit."),
+        debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    ) -> None:
+        set_quiet(quiet)
+
+    groups = {name: typer.Typer(no_args_is_help=True, help=text) for name, text in CORE_GROUPS.items()}
+    plugins_cmd.register(app, registry)
+    backbone_cmd.register(groups["backbone"], registry)
+    cache_cmd.register(groups["cache"])
+
+    taken = {"plugins"} | set(groups)
+    for spec in registry.specs("command"):
+        target = groups.get(spec.group) if spec.group else app
+        if target is None:
+            registry.conflicts.append(f"command '{spec.name}': unknown group '{spec.group}'")
+            continue
+        if not spec.group:
+            if spec.name in taken:
+                registry.conflicts.append(f"command '{spec.name}' clashes with a core command; skipped")
+                continue
+            taken.add(spec.name)
+        if isinstance(spec.app, typer.Typer):
+            target.add_typer(spec.app, name=spec.name, help=spec.summary or None)
+        else:
+            target.command(name=spec.name, help=spec.summary or None)(spec.app)
+    for name, group in groups.items():
+        app.add_typer(group, name=name)
+    return app
+
+
+def main(argv: Optional[Sequence[str]] = None, registry: Registry | None = None) -> int:
+    """Run the CLI; user errors become one line on stderr and exit code 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("DGAN_DEBUG") == "1"
+    try:
+        app = build_app(registry or default_registry())
+        command = typer.main.get_command(app)
+        result = command.main(args=args, prog_name="dgan", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except DganError as exc:
+        if debug:
+            traceback.print_exc()
+        err_console.print(f"[red]Error:[/red] {exc.one_line()}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except click_exc.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("Interrupted; work written so far is kept (run again to resume).")
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())

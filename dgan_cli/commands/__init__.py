@@ -1,0 +1,1 @@
+"""Commands that belong to the core: plugins, cache, backbone info."""

@@ -1,0 +1,59 @@
+"""`dgan cache info|validate`: what a cache holds, and whether it is sound."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+from dgan_cli.cache import CacheReader
+from dgan_cli.console import out_console, print_table, write_json
+from dgan_cli.errors import CacheFormatError
+
+
+def summary(reader: CacheReader) -> dict:
+    layers = reader.layers
+    labels = {kind: {"labelled": int(len(reader.labelled(kind))), **reader.label_schema(kind).as_dict()}
+              for kind in reader.label_kinds}
+    return {
+        "path": str(reader.path), "complete": reader.complete, "samples": reader.n,
+        "image_shape": list(reader.spec.image_shape),
+        "latents": {k: list(v) for k, v in reader.spec.latents.items()},
+        "layers": [layer.as_dict() for layer in layers],
+        "pixel_feature_dims": sum(layer.channels for layer in layers),
+        "labels": labels, "scores": reader.score_names, "provenance": reader.provenance,
+    }
+
+
+def register(group: typer.Typer) -> None:
+    @group.command("info")
+    def info(
+        cache: Path = typer.Argument(..., help="A dgan HDF5 cache."),
+        json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
+        partial: bool = typer.Option(False, "--partial", help="Also open an unfinished cache."),
+    ) -> None:
+        """Show what a cache holds: samples, layers, latents, labels, provenance."""
+        with CacheReader(cache, allow_incomplete=partial) as reader:
+            data = summary(reader)
+        backbone = data["provenance"].get("backbone") or {}
+        rows = [["samples", data["samples"]], ["complete", data["complete"]],
+                ["image", "x".join(map(str, data["image_shape"]))],
+                ["backbone", f"{backbone.get('name', '-')} {str(backbone.get('sha256', ''))[:12]}"],
+                ["layers", len(data["layers"])], ["pixel feature dims", data["pixel_feature_dims"]],
+                ["latents", ", ".join(f"{k} {v}" for k, v in data["latents"].items()) or "-"]]
+        rows += [[f"labels/{k}", f"{v['labelled']} labelled"] for k, v in data["labels"].items()]
+        rows += [[f"scores/{k}", ""] for k in data["scores"]]
+        print_table(str(cache), ["", ""], rows)
+        write_json(json_path, data)
+
+    @group.command("validate")
+    def validate(cache: Path = typer.Argument(..., help="A dgan HDF5 cache.")) -> None:
+        """Read every sample once; a damaged or unfinished cache fails with one line."""
+        with CacheReader(cache) as reader:
+            for i in range(reader.n):
+                reader.images([i])
+                for name, fmap in reader.features(i).items():
+                    if not np.isfinite(fmap).all():
+                        raise CacheFormatError(f"{cache}: non-finite features in sample {i}, layer {name}")
+            out_console.print(f"{cache}: ok ({reader.n} samples)")
