@@ -42,3 +42,38 @@ class Backbone(Protocol):
     def sample(self, seeds: Sequence[int], truncation_psi: float = 1.0) -> dict: ...
 
     def synthesize(self, ws, layers: Sequence[str] | None = None, noise_mode: str = "const"): ...
+
+
+class Head(Protocol):
+    """A label type, built by `HeadSpec.build(label_names, **options)`.
+
+    The core's pixel-ensemble machinery (the style interpreter) is shared by
+    every head; a head only says how its labels are stored, which pixels to
+    train on, what the per-pixel targets and loss are, and how an ensemble's
+    outputs combine into a label and an uncertainty map.
+
+    - `name`: the label kind in caches and folders ("segmentation").
+    - `num_outputs`: per-pixel outputs of each ensemble member.
+    - `label_schema(image_hw)`: storage of one sample's label in a cache.
+    - `sample_pixels(label, n, rng)`: training pixels (ys, xs) of one labelled image.
+    - `pixel_targets(label, ys, xs)`: float32 targets [P, T] at those pixels.
+    - `loss(outputs, targets)`: torch scalar from outputs [P, num_outputs].
+    - `combine(outputs)`: member outputs [M, num_outputs, H, W] (torch) ->
+      (label as stored, float32 uncertainty map [H, W]).
+    - `config()`: JSON options that rebuild the same head (saved with models).
+    """
+
+    name: str
+    num_outputs: int
+
+    def label_schema(self, image_hw: tuple[int, int]) -> Any: ...
+
+    def sample_pixels(self, label, n: int, rng) -> tuple: ...
+
+    def pixel_targets(self, label, ys, xs): ...
+
+    def loss(self, outputs, targets): ...
+
+    def combine(self, outputs) -> tuple: ...
+
+    def config(self) -> dict: ...

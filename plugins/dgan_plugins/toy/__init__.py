@@ -1,0 +1,1 @@
+"""The toy world: a procedural labelled-image renderer (`dgan toy render`)."""
