@@ -102,26 +102,27 @@ class _Raster:
 
     def _draw_slot(self, p: int, rows: slice, cols: slice) -> None:
         sc = self.scene
-        c, m = sc.centres[p], sc.quadrics[p]
-        dx = self.x[None, cols] - c[0]
-        dy = self.y[rows, None] - c[1]
+        (cx, cy, cz), m = sc.centres[p], sc.quadrics[p] / sc.quadrics[p, 2, 2]
+        # nearest root z of (p - c)^T M (p - c) = 1 along the ray; M scaled so m_zz = 1,
+        # per-axis terms computed on the row / column vectors before broadcasting
+        dx, dy = self.x[None, cols] - cx, self.y[rows, None] - cy
         half_b = m[0, 2] * dx + m[1, 2] * dy
-        cc = (m[0, 0] * dx * dx - 1.0) + m[1, 1] * dy * dy + 2.0 * m[0, 1] * dx * dy
-        disc = half_b * half_b - m[2, 2] * cc
-        t = (-half_b - np.sqrt(np.maximum(disc, 0.0))) / m[2, 2]
-        z = c[2] + t
+        disc = half_b * half_b
+        disc -= (m[0, 0] * dx * dx - 1.0 / sc.quadrics[p, 2, 2]) + m[1, 1] * dy * dy
+        disc -= (2.0 * m[0, 1] * dx) * dy
+        hit = disc >= 0.0
+        z = (cz - half_b) - np.sqrt(np.maximum(disc, 0.0, out=disc), out=disc)
         zbuf = self.zbuf[rows, cols]
-        win = (disc >= 0.0) & (z < zbuf)
+        win = hit & (z < zbuf)
         zbuf[win] = z[win]
         self.owner[rows, cols][win] = p
         if self.shade:
-            # gradient of the quadric = outward normal; the light vector points to -z too
-            nx = m[0, 0] * dx + m[0, 1] * dy + m[0, 2] * t
-            ny = m[1, 0] * dx + m[1, 1] * dy + m[1, 2] * t
-            nz = m[2, 0] * dx + m[2, 1] * dy + m[2, 2] * t
-            lx, ly, lz = sc.light
-            lambert = (nx * lx + ny * ly + nz * lz) / np.sqrt(nx * nx + ny * ny + nz * nz + 1e-24)
-            self.diffuse[rows, cols][win] = np.maximum(lambert[win], 0.0)
+            # the quadric's gradient M (p - c) is the outward normal
+            d = np.stack([np.broadcast_to(dx, win.shape)[win], np.broadcast_to(dy, win.shape)[win],
+                          z[win] - cz])
+            normal = m @ d
+            lambert = (sc.light @ normal) / np.sqrt(np.einsum("ij,ij->j", normal, normal))
+            self.diffuse[rows, cols][win] = np.maximum(lambert, 0.0)
 
     def object_colour(self) -> np.ndarray:
         """Lambert-shaded colour where an ellipsoid was hit, 0 elsewhere, float [H,W,3]."""
