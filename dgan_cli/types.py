@@ -47,20 +47,29 @@ class Backbone(Protocol):
 class Head(Protocol):
     """A label type, built by `HeadSpec.build(label_names, **options)`.
 
-    The core's pixel-ensemble machinery (the style interpreter) is shared by
-    every head; a head only says how its labels are stored, which pixels to
-    train on, what the per-pixel targets and loss are, and how an ensemble's
-    outputs combine into a label and an uncertainty map.
+    The core's pixel-ensemble machinery (the style interpreter,
+    `dgan_cli.interpreter`) is shared by every head; a head only says how its
+    labels are stored, which pixels to train on, what the per-pixel targets
+    and loss are, and how an ensemble's outputs combine into a label and an
+    uncertainty map. `build(label_names, **config())` must rebuild an equal
+    head: checkpoints store the label names and `config()`.
 
     - `name`: the label kind in caches and folders ("segmentation").
     - `num_outputs`: per-pixel outputs of each ensemble member.
-    - `label_schema(image_hw)`: storage of one sample's label in a cache.
-    - `sample_pixels(label, n, rng)`: training pixels (ys, xs) of one labelled image.
-    - `pixel_targets(label, ys, xs)`: float32 targets [P, T] at those pixels.
-    - `loss(outputs, targets)`: torch scalar from outputs [P, num_outputs].
-    - `combine(outputs)`: member outputs [M, num_outputs, H, W] (torch) ->
-      (label as stored, float32 uncertainty map [H, W]).
-    - `config()`: JSON options that rebuild the same head (saved with models).
+    - `label_schema(image_hw)`: a `LabelSchema`, the storage of one sample's
+      label in a cache; put the label names in `attrs["names"]`.
+    - `sample_pixels(label, n, rng, image_hw)`: about `n` training pixels
+      (ys, xs int arrays) of one labelled image of size image_hw, drawn with
+      the numpy Generator `rng`.
+    - `pixel_targets(label, ys, xs)`: float32 numpy targets [P, T] there.
+    - `loss(outputs, targets)`: torch scalar; outputs [P, num_outputs] and
+      targets [P, T] are float32 torch tensors.
+    - `combine(outputs)`: one sample's member outputs [M, num_outputs, H, W]
+      (a torch tensor, possibly on a GPU) -> (label as stored, numpy;
+      float32 numpy uncertainty map [H, W], higher = less trustworthy).
+    - `config()`: JSON-serialisable options (label names excluded).
+    - optional `metrics(outputs, targets)`: {name: float} of training-pixel
+      quality that `dgan train` reports (e.g. accuracy).
     """
 
     name: str
@@ -68,12 +77,33 @@ class Head(Protocol):
 
     def label_schema(self, image_hw: tuple[int, int]) -> Any: ...
 
-    def sample_pixels(self, label, n: int, rng) -> tuple: ...
+    def sample_pixels(self, label, n: int, rng, image_hw: tuple[int, int]) -> tuple: ...
 
     def pixel_targets(self, label, ys, xs): ...
 
     def loss(self, outputs, targets): ...
 
     def combine(self, outputs) -> tuple: ...
+
+    def config(self) -> dict: ...
+
+
+class Filter(Protocol):
+    """Ranks synthesized samples by untrustworthiness, built by `FilterSpec.build(**options)`.
+
+    - `name`: the filter's registered name ("js").
+    - `score(uncertainty_map, label)`: one head's per-pixel uncertainty map
+      [H, W] (from `Head.combine`) and label of one sample -> a float, higher
+      = less trustworthy. Stored as `scores/<head>-uncertainty`.
+    - `keep(scores, drop)`: scores [N, number of heads] of a whole run and the
+      fraction to drop -> bool mask [N] of the samples to keep.
+    - `config()`: JSON-serialisable options, recorded in the output's provenance.
+    """
+
+    name: str
+
+    def score(self, uncertainty_map, label) -> float: ...
+
+    def keep(self, scores, drop: float): ...
 
     def config(self) -> dict: ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import torch
 
 from dgan_plugins.stylegan2 import ops
@@ -225,6 +226,9 @@ class SynthesisNetwork(torch.nn.Module):
         self.num_fp16_res = num_fp16_res
         self.block_resolutions = [2 ** i for i in range(2, log2 + 1)]
         channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
+        if channels[img_resolution] < 1:
+            raise ValueError(f"channel_base {channel_base} leaves no channels at {img_resolution}px "
+                             f"(needs at least {img_resolution})")
         self.num_ws = 0
         for res in self.block_resolutions:
             in_channels = channels[res // 2] if res > 4 else 0
@@ -272,9 +276,9 @@ class Generator(torch.nn.Module):
         synthesis_kwargs = dict(synthesis_kwargs or {})
         _check_keys(mapping_kwargs, MAPPING_KEYS, "mapping_kwargs")
         _check_keys(synthesis_kwargs, SYNTHESIS_KEYS, "synthesis_kwargs")
-        self._config = copy.deepcopy(dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
-                                          img_channels=img_channels, mapping_kwargs=mapping_kwargs,
-                                          synthesis_kwargs=synthesis_kwargs))
+        self._config = plain_config(dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
+                                         img_channels=img_channels, mapping_kwargs=mapping_kwargs,
+                                         synthesis_kwargs=synthesis_kwargs))
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
         self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
@@ -291,6 +295,17 @@ class Generator(torch.nn.Module):
                 fused_modconv=None, force_fp32=True):
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return self.synthesis(ws, noise_mode=noise_mode, fused_modconv=fused_modconv)
+
+
+def plain_config(value):
+    """A JSON-ready copy: mappings -> dicts, tuples -> lists, numpy scalars -> numbers."""
+    if isinstance(value, dict):
+        return {str(k): plain_config(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_config(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _check_keys(kwargs: dict, allowed: set, what: str) -> None:

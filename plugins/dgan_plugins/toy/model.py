@@ -38,8 +38,8 @@ KEYPOINT_ANCHORS = (
     (("eye_l", "iris_l"), "iris_l", (0.0, 0.0)),
     (("eye_r", "iris_r"), "iris_r", (0.0, 0.0)),
     (("nose",), "nose", (0.0, 0.0)),
-    (("mouth",), "mouth", (0.7, 0.0)),
-    (("mouth",), "mouth", (-0.7, 0.0)),
+    (("mouth",), "mouth", (0.6, 0.0)),
+    (("mouth",), "mouth", (-0.6, 0.0)),
     (("ear_l",), "ear_l", None),  # per-class position, see _EAR_KEYPOINT
     (("ear_r",), "ear_r", None),
 )
@@ -156,7 +156,7 @@ def _human(rng, b):
     b.on_surface("head", 0, -0.2, (0.1, _jitter(rng, 0.2), _jitter(rng, 0.2)), skin * 0.92,
                  sink=0.1, into="nose")
     lips = _colour(rng, (0.75, 0.3, 0.3), 0.08)
-    b.on_surface("head", 0, rng.uniform(-0.58, -0.48), (_jitter(rng, 0.26), _jitter(rng, 0.07, 0.3), 0.06),
+    b.on_surface("head", 0, rng.uniform(-0.58, -0.48), (_jitter(rng, 0.26), _jitter(rng, 0.08, 0.25), 0.06),
                  lips, into="mouth")
     return skin
 
@@ -189,27 +189,25 @@ def _animal(rng, b, kind):
             b.on_surface("head", side * eye_x, eye_y + 0.2, (0.1, 0.06, 0.06), light_fur, into=f"brow_{s}")
     if kind == "cat":
         b.on_surface("head", 0, -0.2, (0.09, 0.06, 0.08), _colour(rng, (0.9, 0.5, 0.55), 0.05), into="nose")
-        b.on_surface("head", 0, -0.4, (0.15, 0.045, 0.05), dark, into="mouth")
+        b.on_surface("head", 0, -0.42, (0.16, 0.065, 0.05), dark, into="mouth")
         return fur
     snout = (0.42, 0.32, 0.4) if kind == "bear" else (0.34, 0.3, 0.5)
     b.on_surface("head", 0, -0.32, snout, light_fur, sink=0.45, into="muzzle")
     b.on_surface("muzzle", 0, -0.2, (0.15, 0.1, 0.1), dark, sink=0.2, into="nose")
-    b.on_surface("muzzle", 0, -0.45, (0.17, 0.04, 0.05), dark * 1.3, into="mouth")
+    b.on_surface("muzzle", 0, -0.45, (0.17, 0.065, 0.05), dark * 1.3, into="mouth")
     return fur
 
 
-def _background(rng):
-    base = rng.uniform(0.1, 0.9, 3)
-    waves = []
-    for _ in range(3):
-        angle = rng.uniform(0, np.pi)
-        freq = rng.uniform(0.5, 3.0)  # cycles per image
-        waves.append({"fx": freq * np.cos(angle), "fy": freq * np.sin(angle), "phase": rng.uniform(0, 2 * np.pi),
-                      "sharp": rng.uniform(0.5, 4.0), "colour": rng.uniform(-0.25, 0.25, 3)})
-    if rng.random() < 0.3:  # plain gradient
-        for w in waves[1:]:
-            w["colour"] = np.zeros(3)
-    return {"base": base, "waves": waves}
+def _background(rng) -> dict:
+    """Base colour plus three soft colour waves (some plain gradients only)."""
+    angle = rng.uniform(0, np.pi, 3)
+    freq = rng.uniform(0.5, 3.0, 3)  # cycles per image
+    colour = rng.uniform(-0.15, 0.15, (3, 3))
+    if rng.random() < 0.3:
+        colour[1:] = 0.0
+    return {"base": rng.uniform(0.15, 0.85, 3),
+            "freq": np.stack([freq * np.cos(angle), freq * np.sin(angle)], axis=1),
+            "phase": rng.uniform(0, 2 * np.pi, 3), "sharp": rng.uniform(0.5, 3.0, 3), "colour": colour}
 
 
 def sample_scene(seed: int, resolution: int) -> Scene:

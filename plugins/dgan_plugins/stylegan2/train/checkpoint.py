@@ -60,7 +60,10 @@ def atomic_torch_save(obj: Any, target: Path) -> None:
 
     tmp = temporary_path(target)
     try:
-        torch.save(obj, tmp)
+        with open(tmp, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

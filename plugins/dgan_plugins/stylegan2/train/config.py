@@ -87,15 +87,23 @@ def data_key(data: str) -> str:
     return "toy" if data == "toy" else str(Path(data).expanduser().resolve())
 
 
+def policy_key(augment: str) -> str:
+    """How --augment is recorded: 'none' or the canonical comma-separated list."""
+    from dgan_plugins.stylegan2.train.augment import parse_policy
+
+    return ",".join(parse_policy(augment)) or "none"
+
+
 def new_config(options: dict[str, Any], resolution: int, data_images: int) -> TrainConfig:
     """Settings of a fresh run: given options, else defaults and official heuristics."""
     values = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
     batch = values["batch"]
     if values.get("r1_gamma") is None:
-        values["r1_gamma"] = 0.0002 * resolution**2 / batch  # StyleGAN2-ADA 'auto' heuristic
+        values["r1_gamma"] = 0.0002 * resolution**2 / max(batch, 1)  # StyleGAN2-ADA 'auto' heuristic
     if values.get("ema_kimg") is None:
         values["ema_kimg"] = batch * 10 / 32
-    values.update(data=data_key(values["data"]), resolution=resolution, data_images=data_images)
+    values.update(data=data_key(values["data"]), resolution=resolution, data_images=data_images,
+                  augment=policy_key(values["augment"]))
     config = TrainConfig(**{name: values[name] for name in _field_names()})
     validate(config)
     return config
@@ -112,6 +120,8 @@ def resumed_config(recorded: dict[str, Any], options: dict[str, Any]) -> TrainCo
     given = {k: v for k, v in options.items() if v is not None}
     if "data" in given:
         given["data"] = data_key(given["data"])
+    if "augment" in given:
+        given["augment"] = policy_key(given["augment"])
     for name, value in given.items():
         if name in RESUME_MAY_CHANGE or name == "toy_images":
             continue
@@ -135,6 +145,7 @@ def validate(config: TrainConfig) -> None:
          f"--resolution must be a power of two >= 4, got {config.resolution}"),
         (config.batch >= 1, f"--batch must be at least 1, got {config.batch}"),
         (config.steps >= 0, f"--steps must be >= 0, got {config.steps}"),
+        (config.seed >= 0, f"--seed must be >= 0, got {config.seed}"),
         (min(config.channel_base, config.channel_max, config.z_dim, config.w_dim) >= 1,
          "--channel-base, --channel-max, --z-dim and --w-dim must be positive"),
         (config.mapping_layers >= 1, "--mapping-layers must be at least 1"),

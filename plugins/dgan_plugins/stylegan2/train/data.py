@@ -73,7 +73,13 @@ class FolderImages:
 
 
 class ToyImages:
-    """The procedural toy world: index i is the image the renderer draws for seed i."""
+    """The procedural toy world: index i is the image the renderer draws for seed i.
+
+    Rendered images are kept (when the pool fits in CACHE_BYTES) since every
+    epoch revisits them and rendering costs about 10 ms per 64px image.
+    """
+
+    CACHE_BYTES = 1 << 30
 
     def __init__(self, count: int, resolution: int):
         if count < 1:
@@ -83,6 +89,10 @@ class ToyImages:
         self._render = render_batch
         self.count = count
         self.resolution = resolution
+        self._cache = None
+        if count * resolution * resolution * 3 <= self.CACHE_BYTES:
+            self._cache = np.zeros((count, resolution, resolution, 3), dtype=np.uint8)
+            self._cached = np.zeros(count, dtype=bool)
 
     def __len__(self) -> int:
         return self.count
@@ -91,7 +101,14 @@ class ToyImages:
         return f"toy renderer, seeds 0..{self.count - 1} at {self.resolution}px"
 
     def batch(self, indices: Sequence[int]) -> np.ndarray:
-        return np.asarray(self._render([int(i) for i in indices], self.resolution)["images"])
+        indices = np.asarray(indices)
+        if self._cache is None:
+            return self._render(indices.tolist(), self.resolution)["images"]
+        missing = np.unique(indices[~self._cached[indices]])
+        if len(missing):
+            self._cache[missing] = self._render(missing.tolist(), self.resolution)["images"]
+            self._cached[missing] = True
+        return self._cache[indices]
 
 
 class EpochSampler:

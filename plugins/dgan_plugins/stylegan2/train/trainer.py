@@ -110,8 +110,8 @@ class Trainer:
         if mix and num_ws > 1:
             cutoff = int(torch.randint(1, num_ws, [], generator=rng))
             z2 = torch.randn([batch, self.config.z_dim], generator=rng).to(self.device)
-            ws = torch.cat([ws[:, :cutoff], self.G.mapping(z2, c, update_emas=False)[:, cutoff:]], dim=1)
-        return self.G.synthesis(ws), ws
+            ws = torch.cat([ws[:, :cutoff], self.G.mapping(z2, c, skip_w_avg_update=True)[:, cutoff:]], dim=1)
+        return self.G.synthesis(ws, noise_mode="random"), ws
 
     @torch.no_grad()
     def _update_ema(self, batch: int) -> None:

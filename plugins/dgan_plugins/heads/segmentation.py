@@ -1,0 +1,89 @@
+"""The `segmentation` head: per-pixel classes, cross-entropy, majority vote, JS uncertainty.
+
+Labels are int16 [H, W] class indices, -1 = ignore (unlabelled pixels are
+never trained on). Training pixels: every class present in an image is
+sampled at least once (class-balanced quotas with `balanced=True`), the rest
+uniformly over labelled pixels. The ensemble's label is the per-pixel
+majority vote of the members' argmax (ties go to the lower class index); its
+uncertainty map is the per-pixel Jensen-Shannon divergence of the members'
+softmax distributions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from dgan_cli import hookimpl
+from dgan_cli.errors import DganError
+from dgan_cli.specs import HeadSpec
+
+IGNORE = -1
+
+
+class SegmentationHead:
+    name = "segmentation"
+
+    def __init__(self, label_names, balanced: bool = False):
+        self.label_names = [str(n) for n in label_names]
+        if len(self.label_names) < 2:
+            raise ValueError("segmentation needs at least 2 class names (background included)")
+        self.num_outputs = len(self.label_names)
+        self.balanced = bool(balanced)
+
+    def label_schema(self, image_hw):
+        from dgan_cli.cache import LabelSchema
+
+        return LabelSchema(shape=tuple(image_hw), dtype="int16", fill=IGNORE, attrs={"names": self.label_names})
+
+    def sample_pixels(self, label, n, rng, image_hw=None):
+        label = np.asarray(label)
+        ys, xs = np.nonzero(label != IGNORE)
+        classes = label[ys, xs]
+        if classes.size and (classes.min() < 0 or classes.max() >= self.num_outputs):
+            bad = int(classes.max() if classes.max() >= self.num_outputs else classes.min())
+            raise DganError(f"segmentation label id {bad} out of range (0..{self.num_outputs - 1}, -1 = ignore)")
+        if len(ys) <= n:
+            return ys, xs
+        present = np.unique(classes)
+        quota = max(1, n // len(present)) if self.balanced else 1
+        chosen = [rng.choice(np.flatnonzero(classes == c), size=min(quota, int((classes == c).sum())),
+                             replace=False) for c in present]
+        chosen = np.concatenate(chosen)[:n]
+        rest = np.setdiff1d(np.arange(len(ys)), chosen)
+        extra = rng.choice(rest, size=n - len(chosen), replace=False)
+        pick = np.sort(np.concatenate([chosen, extra]))
+        return ys[pick], xs[pick]
+
+    def pixel_targets(self, label, ys, xs):
+        return np.asarray(label)[ys, xs].astype(np.float32)[:, None]
+
+    def loss(self, outputs, targets):
+        import torch.nn.functional as F
+
+        return F.cross_entropy(outputs, targets[:, 0].long())
+
+    def metrics(self, outputs, targets):
+        return {"accuracy": float((outputs.argmax(1) == targets[:, 0].long()).float().mean())}
+
+    def combine(self, outputs):
+        import torch
+
+        from dgan_cli.interpreter.uncertainty import js_divergence
+
+        votes = outputs.argmax(1)  # [M, H, W]
+        counts = torch.zeros(outputs.shape[1:], dtype=torch.int32, device=outputs.device)
+        counts.scatter_add_(0, votes, torch.ones_like(votes, dtype=torch.int32))
+        label = counts.argmax(0).to(torch.int16)  # first maximum: ties -> lower class index
+        return label.cpu().numpy(), js_divergence(outputs).cpu().numpy().astype(np.float32)
+
+    def config(self):
+        return {"balanced": self.balanced}
+
+
+def build(label_names=(), **options):
+    return SegmentationHead(label_names, **options)
+
+
+@hookimpl
+def dgan_heads():
+    return [HeadSpec(name="segmentation", build=build,
+                     summary="Part/semantic segmentation: cross-entropy, majority vote, JS-divergence uncertainty")]

@@ -1,0 +1,46 @@
+"""What every format reader returns: one label of one sample, and the file it came from."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dgan_cli.errors import DganError
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """`value` is already in the head's storage layout (see docs/cache-format.md)."""
+
+    sample_id: str
+    kind: str
+    value: np.ndarray
+    source: Path
+
+
+def read_json(path: Path):
+    """A JSON file, or one line naming it."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DganError(f"{path}: corrupt JSON ({exc})") from None
+
+
+def check_size(path: Path | str, hw: tuple[int, int], expected: tuple[int, int]) -> None:
+    if tuple(hw) != tuple(expected):
+        raise DganError(f"{path}: size mismatch: annotation is {hw[1]}x{hw[0]}, "
+                        f"the cached images are {expected[1]}x{expected[0]} (width x height)")
+
+
+def files_in(directory: Path, suffixes: tuple[str, ...], subfolder: str | None = None) -> list[Path]:
+    """Annotation files of `directory` (or of its `subfolder`, as in a labelled folder), sorted."""
+    if not directory.is_dir():
+        raise DganError(f"{directory}: no such annotation folder")
+    if subfolder and (directory / subfolder).is_dir():
+        directory = directory / subfolder
+    found = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    if not found:
+        raise DganError(f"{directory}: no {'/'.join(suffixes)} files to import")
+    return found

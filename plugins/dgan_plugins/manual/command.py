@@ -1,0 +1,36 @@
+"""`dgan annotate-import`: human annotations of `dgan sample` images into their cache."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def annotate_import_command(
+    directory: Path = typer.Argument(..., help="Annotation folder (or COCO JSON file)."),
+    cache: Path = typer.Option(..., "--cache", help="The cache `dgan sample` wrote for these images."),
+    fmt: str = typer.Option(..., "--format", help="labelme | png-masks | coco-keypoints | depth"),
+    labels: Path = typer.Option(..., "--labels", help="labels.json with class / keypoint names."),
+    unlabelled: str = typer.Option("background", "--unlabelled",
+                                   help="LabelMe pixels no shape covers: background (first class) or ignore."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
+) -> None:
+    """Import annotations of sampled images as labels in their cache (re-import replaces them)."""
+    from dgan_cli.console import print_table, write_json
+    from dgan_cli.registry import default_registry
+    from dgan_plugins.manual.importer import ManualSource, import_annotations, summarise
+
+    source = ManualSource(fmt, labels, unlabelled)
+    plan = import_annotations(directory, cache, source, default_registry())
+    summary = summarise(plan, source.names)
+    rows = []
+    for kind, entry in summary.items():
+        rows.append([kind, "samples", entry["samples"]])
+        for key in ("pixels", "visible", "occluded"):
+            rows += [[kind, f"{key}: {name}", count] for name, count in entry.get(key, {}).items()]
+        if kind == "depth":
+            rows += [[kind, "labelled pixels", entry["labelled_pixels"]],
+                     [kind, "range", f"{entry['min']:.4g} .. {entry['max']:.4g}" if entry["min"] is not None else "-"]]
+    print_table(f"Imported {fmt} annotations into {cache}", ["labels", "", "count"], rows)
+    write_json(json_path, {"cache": str(cache), "format": fmt, "annotations": str(directory), "imported": summary})

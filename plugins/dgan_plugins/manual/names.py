@@ -1,0 +1,73 @@
+"""The LABELS file: label names per kind, in the labelled-folder format's `labels.json`.
+
+    {"segmentation": {"classes": ["background", "skin", ...], "palette": [[r, g, b], ...]},
+     "keypoints": {"names": ["left_eye", ...], "skeleton": [[0, 1], ...]},
+     "depth": {"unit": "m", "png_scale": 0.001, ...}}
+
+Only the kinds present are required; an annotation of a kind the file does
+not describe is refused.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dgan_cli.errors import DganError
+
+DEPTH_PNG_SCALE = "png_scale"  # depth unit per step of a 16-bit PNG
+
+
+@dataclass(frozen=True)
+class LabelNames:
+    path: Path
+    raw: dict = field(repr=False)
+
+    def entry(self, kind: str) -> dict:
+        """The labels.json entry of `kind`, refused in one line when absent."""
+        if kind not in self.raw:
+            raise DganError(f"{self.path}: no '{kind}' entry, but the annotations have {kind} labels",
+                            hint=f"it describes: {', '.join(self.raw) or 'nothing'}")
+        return self.raw[kind]
+
+    @property
+    def classes(self) -> list[str]:
+        return _names(self, "segmentation", "classes")
+
+    @property
+    def palette(self) -> list[tuple[int, int, int]] | None:
+        palette = self.entry("segmentation").get("palette")
+        return None if palette is None else [tuple(int(v) for v in colour) for colour in palette]
+
+    @property
+    def keypoints(self) -> list[str]:
+        return _names(self, "keypoints", "names")
+
+    @property
+    def depth_png_scale(self) -> float:
+        scale = self.entry("depth").get(DEPTH_PNG_SCALE)
+        if not isinstance(scale, (int, float)) or not scale > 0:
+            raise DganError(f"{self.path}: depth needs a positive '{DEPTH_PNG_SCALE}' to read 16-bit PNGs",
+                            hint="or give the depth maps as .npy files")
+        return float(scale)
+
+
+def read_label_names(path: Path) -> LabelNames:
+    try:
+        raw = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise DganError(f"{path}: no such LABELS file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DganError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(raw, dict):
+        raise DganError(f"{path}: expected a JSON object of label kinds")
+    return LabelNames(Path(path), raw)
+
+
+def _names(names: LabelNames, kind: str, key: str) -> list[str]:
+    values = names.entry(kind).get(key)
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise DganError(f"{names.path}: '{kind}.{key}' must be a non-empty list of names")
+    if len(set(values)) != len(values):
+        raise DganError(f"{names.path}: '{kind}.{key}' lists a name twice")
+    return values

@@ -1,0 +1,184 @@
+"""`dgan sample`: generator samples to annotate, into a feature cache and a LabelMe-ready folder.
+
+Each sample depends only on its seed (seed -> z -> w+ -> image), and its id is
+the zero-padded seed, so the file an annotator sees (`DIR/000042.png`) names
+the sample for good. The cache holds what training needs later: latents, the
+image, every selected layer's features at native resolution (fp16).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import typer
+
+from dgan_cli.console import print_table, progress, write_json
+from dgan_cli.errors import CacheFormatError, DganError
+
+NOISE_MODE = "const"
+MAX_SEED = 2**32  # numpy.random.RandomState accepts seeds below this
+
+
+def sample_ids(seeds: Sequence[int]) -> list[str]:
+    """Stable, sortable sample ids: the zero-padded seed."""
+    return [f"{int(s):06d}" for s in seeds]
+
+
+def check_seeds(first: int, n: int) -> None:
+    if n < 1:
+        raise DganError(f"-n must be at least 1, got {n}")
+    if first < 0 or first + n > MAX_SEED:
+        raise DganError(f"seeds must lie in 0..{MAX_SEED - 1}, got {first}..{first + n - 1}")
+
+
+def pick_layers(backbone, text: Optional[str]) -> list:
+    """The backbone's LayerInfo for a comma-separated list of names (None or 'all': every layer)."""
+    if text is None or text.strip() == "all":
+        return list(backbone.layers)
+    by_name = {layer.name: layer for layer in backbone.layers}
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in by_name]
+    if unknown or not names:
+        raise DganError(f"--layers: unknown layer '{unknown[0] if unknown else text}'",
+                        hint=f"this backbone has: {', '.join(by_name)}")
+    return [by_name[name] for name in names]
+
+
+def cache_spec(backbone, layers: Sequence, job: dict):
+    """The cache layout of generator samples; `job` holds the parameters a resume must repeat."""
+    from dgan_cli.cache import CacheSpec
+
+    return CacheSpec(image_shape=(backbone.resolution, backbone.resolution, 3), layers=tuple(layers),
+                     latents={"z": (backbone.z_dim,), "ws": (backbone.num_ws, backbone.w_dim)},
+                     provenance={"backbone": backbone.identity(), "job": job})
+
+
+def finished_cache(path: Path, spec) -> bool:
+    """True when `path` is a complete cache of this very job; refuses one of another job."""
+    from dgan_cli.cache import CacheReader
+
+    if not path.exists():
+        return False
+    try:
+        with CacheReader(path) as reader:
+            stored = reader.spec
+    except CacheFormatError:
+        return False  # unfinished or foreign: CacheWriter.open resumes or refuses it
+    if not stored.same_job(spec):
+        raise CacheFormatError(f"{path}: already a complete cache made by another job",
+                               hint="choose another --cache path or delete it")
+    return True
+
+
+def to_uint8(images) -> np.ndarray:
+    """[-1, 1] NCHW float tensor -> uint8 NHWC array, rounded like the official generate script."""
+    import torch
+
+    return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def render_to_cache(backbone, writer, seeds: Sequence[int], layers: Sequence, truncation: float,
+                    batch: int, description: str = "Sampling") -> None:
+    """Append the samples of `seeds` not yet committed in `writer` (resume), `batch` at a time."""
+    import torch
+
+    names = [layer.name for layer in layers]
+    done = writer.count
+    with progress(description, total=len(seeds)) as bar:
+        bar.advance(done)
+        for start in range(done, len(seeds), batch):
+            chunk = [int(s) for s in seeds[start:start + batch]]
+            with torch.no_grad():
+                latents = backbone.sample(chunk, truncation_psi=truncation)
+                images, features = backbone.synthesize(latents["ws"], layers=names, noise_mode=NOISE_MODE)
+            writer.append(images=to_uint8(images), ids=sample_ids(chunk), seeds=chunk,
+                          latents={k: latents[k].cpu().numpy() for k in ("z", "ws")},
+                          features={k: features[k].to(torch.float16).cpu().numpy() for k in names})
+            bar.advance(len(chunk))
+
+
+def export_annotation_folder(cache: Path, out: Path) -> dict:
+    """Write every cached image as `out/<id>.png` plus `out/samples.json` (id -> seed, cache index)."""
+    from PIL import Image
+
+    from dgan_cli.cache import CacheReader
+
+    out.mkdir(parents=True, exist_ok=True)
+    samples = {}
+    with CacheReader(cache) as reader:
+        ids, seeds = reader.ids, reader.seeds
+        for index, (sample_id, seed) in enumerate(zip(ids, seeds)):
+            target = out / f"{sample_id}.png"
+            tmp = out / f".{sample_id}.png.tmp"
+            Image.fromarray(reader.images([index])[0]).save(tmp, format="PNG")
+            os.replace(tmp, target)
+            samples[sample_id] = {"seed": int(seed), "index": index, "image": target.name}
+        index_file = {"cache": str(cache), "image_size": list(reader.image_hw),
+                      "backbone": {k: (reader.backbone or {}).get(k) for k in ("name", "sha256")},
+                      "samples": samples}
+    write_json(out / "samples.json", index_file)
+    return index_file
+
+
+def open_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DganError(f"--device {device}: no CUDA device is available")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise DganError(f"--device must be cpu, cuda[:N] or auto, got '{device}'")
+    return device
+
+
+def sample_command(
+    backbone: str = typer.Option(..., "--backbone", help="Checkpoint file or registered backbone name."),
+    n: int = typer.Option(16, "-n", "--n", help="Number of samples (seeds SEED .. SEED+n-1)."),
+    seed: int = typer.Option(0, "--seed", help="First seed."),
+    cache: Path = typer.Option(..., "--cache", help="HDF5 feature cache to write (resumed if unfinished)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the annotator: <id>.png + samples.json."),
+    truncation: float = typer.Option(0.7, "--truncation", help="Truncation psi (0.7 as the reference code)."),
+    layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated feature layers (default: all)."),
+    batch: int = typer.Option(4, "--batch", help="Samples per generator forward pass."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
+) -> None:
+    """Sample GAN images to annotate: latents + features into a cache, PNGs into a folder."""
+    from dgan_cli import load_backbone
+    from dgan_cli.cache import CacheWriter
+
+    check_seeds(seed, n)
+    if batch < 1:
+        raise DganError(f"--batch must be at least 1, got {batch}")
+    if not np.isfinite(truncation):
+        raise DganError(f"--truncation must be a finite number, got {truncation}")
+    started = time.perf_counter()
+    model = load_backbone(backbone, device=open_device(device))
+    chosen = pick_layers(model, layers)
+    seeds = list(range(seed, seed + n))
+    job = {"name": "sample", "seed": seed, "n": n, "truncation_psi": truncation, "noise_mode": NOISE_MODE}
+    spec = cache_spec(model, chosen, job)
+    resumed = 0
+    if not finished_cache(cache, spec):
+        writer = CacheWriter.open(cache, spec)
+        try:
+            resumed = writer.count
+            render_to_cache(model, writer, seeds, chosen, truncation, batch)
+            writer.finish()
+        finally:
+            writer.close()
+    index = export_annotation_folder(cache, out)
+    summary = {"samples": n, "seeds": [seed, seed + n - 1], "resumed_from": resumed, "cache": str(cache),
+               "out": str(out), "layers": [layer.name for layer in chosen],
+               "feature_dims": sum(layer.channels for layer in chosen), "truncation_psi": truncation,
+               "backbone": index["backbone"], "seconds": round(time.perf_counter() - started, 3)}
+    print_table("dgan sample", ["", ""], [
+        ["samples", n], ["seeds", f"{seed}..{seed + n - 1}"], ["resumed after", resumed],
+        ["cache", cache], ["images", f"{out}/<id>.png"], ["layers", len(chosen)],
+        ["pixel feature dims", summary["feature_dims"]], ["truncation psi", truncation],
+        ["seconds", summary["seconds"]]])
+    write_json(json_path, summary)

@@ -1,0 +1,277 @@
+"""`dgan show`: a contact sheet of images with their labels, from a cache or a labelled folder.
+
+Each sample is one cell: its panels side by side, its id underneath. Panels:
+the real image (inverted caches holding `real_images`), the image, then one
+per label kind present in the source: segmentation as the palette's colours
+over the image, keypoints as dots with the skeleton (names when panels are at
+least NAME_MIN_PX tall; hollow dots = labelled but not visible), depth as a
+colour map (near = yellow, far = dark blue; unlabelled = black; a far plane
+covering over a tenth of the image gets the far colour and the range is
+stretched over the rest). A sample
+lacking a kind the others have shows a grey panel there.
+
+Sheet size, with P panels of h x w pixels at scale s, C columns and R rows:
+    width  = C * (P * w * s + (P - 1) * GAP) + (C + 1) * GAP
+    height = R * (h * s + CAPTION) + (R + 1) * GAP
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+from dgan_cli.errors import DganError
+
+GAP, CAPTION, NAME_MIN_PX = 4, 14, 160
+BACKGROUND, MISSING = (24, 24, 24), (64, 64, 64)
+KIND_ORDER = ("segmentation", "keypoints", "depth")
+# Anchor colours of the depth map, near -> far.
+DEPTH_STOPS = np.array([[253, 231, 37], [94, 201, 98], [33, 145, 140], [59, 82, 139], [68, 1, 84]], dtype=np.float64)
+
+
+@dataclass
+class Sample:
+    sample_id: str
+    image: np.ndarray                      # uint8 [H, W, 3]
+    labels: dict = field(default_factory=dict)
+    real: Optional[np.ndarray] = None      # the real image an inverted sample reconstructs
+    caption: str = ""
+
+
+@dataclass
+class Gallery:
+    samples: list[Sample]
+    names: dict                            # kind -> labels.json-style entry
+    kinds: list[str]
+    has_real: bool = False
+
+
+# -- sources ----------------------------------------------------------------------
+def load_gallery(source: Path, n: int, label_names: Optional[dict] = None) -> Gallery:
+    """Up to n samples from a cache file, a labelled folder, or a synth output folder."""
+    if source.is_dir():
+        if (source / "labels.json").exists() or (source / "images").is_dir():
+            gallery = _from_folder(source, n)
+        else:
+            caches = sorted(source.glob("*.h5"))
+            if len(caches) != 1:
+                raise DganError(f"{source}: neither a labelled folder (labels.json) nor a folder with one .h5 cache")
+            gallery = _from_cache(caches[0], n)
+    elif source.exists():
+        gallery = _from_cache(source, n)
+    else:
+        raise DganError(f"{source}: no such cache or folder")
+    for kind, entry in (label_names or {}).items():
+        gallery.names[kind] = {**gallery.names.get(kind, {}), **entry}
+    return gallery
+
+
+def _from_cache(path: Path, n: int) -> Gallery:
+    """Labelled samples first (a cache after annotate-import shows its annotations), in index order."""
+    from dgan_cli.cache import CacheReader
+
+    with CacheReader(path) as reader:
+        kinds = _ordered(reader.label_kinds)
+        present = {k: set(reader.labelled(k).tolist()) for k in kinds}
+        labelled = set().union(*present.values())
+        chosen = (sorted(labelled) + [i for i in range(reader.n) if i not in labelled])[:n]
+        names = {k: _names_from_schema(reader.label_schema(k).attrs) for k in kinds}
+        ids = reader.ids
+        real = reader.h5["real_images"] if "real_images" in reader.h5 else None
+        samples = []
+        for i in chosen:
+            labels = {k: reader.labels(k, [i])[0] for k in kinds if i in present[k]}
+            samples.append(Sample(ids[i], reader.images([i])[0], labels,
+                                  None if real is None else real[i], caption=ids[i]))
+    return Gallery(samples, names, kinds, has_real=real is not None)
+
+
+def _from_folder(path: Path, n: int) -> Gallery:
+    from dgan_cli.labelled_folder import read_folder
+
+    ids, images, labels, label_names = read_folder(path)
+    kinds = _ordered([k for k in labels if k != "class"])
+    classes = labels.get("class")
+    class_names = (label_names.get("class") or {}).get("names", [])
+    samples = []
+    for i, sample_id in enumerate(ids[:n]):
+        caption = sample_id
+        if classes is not None and 0 <= int(classes[i]) < len(class_names):
+            caption = f"{sample_id} {class_names[int(classes[i])]}"
+        samples.append(Sample(sample_id, images[i], {k: labels[k][i] for k in kinds}, caption=caption))
+    return Gallery(samples, {k: dict(v) for k, v in label_names.items()}, kinds)
+
+
+def _ordered(kinds) -> list[str]:
+    return sorted(kinds, key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else len(KIND_ORDER), k))
+
+
+def _names_from_schema(attrs: dict) -> dict:
+    entry = dict(attrs)
+    if "names" in entry:
+        entry.setdefault("classes", entry["names"])
+    return entry
+
+
+# -- drawing ------------------------------------------------------------------------
+def class_palette(entry: dict, count: int) -> np.ndarray:
+    """uint8 [count, 3]: the LABELS palette, else the VOC bit-interleaved palette (distinct, stable)."""
+    given = entry.get("palette") or []
+    colours = []
+    for index in range(count):
+        if index < len(given):
+            colours.append(given[index])
+            continue
+        r = g = b = 0
+        c = index
+        for bit in range(8):
+            r |= ((c >> 0) & 1) << (7 - bit)
+            g |= ((c >> 1) & 1) << (7 - bit)
+            b |= ((c >> 2) & 1) << (7 - bit)
+            c >>= 3
+        colours.append((r, g, b))
+    return np.asarray(colours, dtype=np.uint8).reshape(-1, 3)
+
+
+def segmentation_panel(image: np.ndarray, mask: np.ndarray, entry: dict) -> np.ndarray:
+    mask = np.asarray(mask).astype(np.int64)
+    palette = class_palette(entry, max(int(mask.max()) + 1, len(entry.get("classes", [])), 1))
+    tinted = 0.4 * image + 0.6 * palette[np.clip(mask, 0, None)]
+    return np.where((mask >= 0)[..., None], tinted, image).round().astype(np.uint8)
+
+
+def depth_panel(depth: np.ndarray) -> np.ndarray:
+    depth = np.asarray(depth, dtype=np.float64)
+    finite = np.isfinite(depth)
+    out = np.zeros(depth.shape + (3,), dtype=np.uint8)
+    if finite.any():
+        values = depth[finite]
+        lo, hi = values.min(), values.max()
+        inner = values[values < hi]
+        if inner.size and (values == hi).mean() > 0.1:  # a far plane (background): stretch the object
+            hi = inner.max()
+        t = np.clip((values - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros(values.size)
+        pos = t * (len(DEPTH_STOPS) - 1)
+        out[finite] = np.stack([np.interp(pos, np.arange(len(DEPTH_STOPS)), DEPTH_STOPS[:, c])
+                                for c in range(3)], -1).round().astype(np.uint8)
+    return out
+
+
+def scale_up(panel: np.ndarray, scale: int) -> np.ndarray:
+    return np.repeat(np.repeat(panel, scale, axis=0), scale, axis=1)
+
+
+def draw_keypoints(panel, keypoints: np.ndarray, entry: dict, scale: int):
+    """Draw on a scaled-up PIL image; keypoints are in source pixels (pixel centres at +0.5)."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(panel)
+    names = entry.get("names", [])
+    colours = class_palette({}, len(keypoints) + 1)[1:]
+    xy = np.asarray(keypoints, dtype=np.float64)[:, :2] * scale
+    visible = np.asarray(keypoints)[:, 2] > 0
+    labelled = visible | (np.asarray(keypoints)[:, :2] != 0).any(1)
+    for a, b in entry.get("skeleton", []):
+        if a < len(xy) and b < len(xy) and visible[a] and visible[b]:
+            draw.line([tuple(xy[a]), tuple(xy[b])], fill=(255, 255, 255), width=max(1, scale // 3))
+    radius = max(1.5, scale * 0.8)
+    for k in np.flatnonzero(labelled):
+        x, y = xy[k]
+        colour = tuple(int(c) for c in colours[k])
+        box = [x - radius, y - radius, x + radius, y + radius]
+        draw.ellipse(box, fill=colour if visible[k] else None, outline=colour, width=1)
+        if panel.height >= NAME_MIN_PX and k < len(names):
+            draw.text((x + radius + 1, y - radius), names[k], fill=colour)
+    return panel
+
+
+def sample_panels(sample: Sample, gallery: Gallery, scale: int) -> list:
+    from PIL import Image
+
+    h, w = sample.image.shape[:2]
+    panels = []
+    if gallery.has_real:
+        panels.append(scale_up(sample.real, scale) if sample.real is not None else None)
+    panels.append(scale_up(sample.image, scale))
+    for kind in gallery.kinds:
+        label, entry = sample.labels.get(kind), gallery.names.get(kind, {})
+        if label is None:
+            panels.append(None)
+        elif kind == "segmentation":
+            panels.append(scale_up(segmentation_panel(sample.image, label, entry), scale))
+        elif kind == "keypoints":
+            panels.append(draw_keypoints(Image.fromarray(scale_up(sample.image, scale)), label, entry, scale))
+        elif np.shape(label) == (h, w):  # depth, or any other per-pixel map of a third-party head
+            panels.append(scale_up(depth_panel(label), scale))
+        else:
+            panels.append(None)
+    return [Image.new("RGB", (w * scale, h * scale), MISSING) if p is None
+            else p if isinstance(p, Image.Image) else Image.fromarray(p) for p in panels]
+
+
+def contact_sheet(gallery: Gallery, columns: int, scale: int):
+    """The sheet as a PIL image (gallery must hold at least one sample)."""
+    from PIL import Image, ImageDraw
+
+    h, w = gallery.samples[0].image.shape[:2]
+    count = 1 + len(gallery.kinds) + int(gallery.has_real)
+    columns = min(columns, len(gallery.samples))
+    rows = math.ceil(len(gallery.samples) / columns)
+    cell_w, cell_h = count * w * scale + (count - 1) * GAP, h * scale + CAPTION
+    sheet = Image.new("RGB", (columns * cell_w + (columns + 1) * GAP, rows * cell_h + (rows + 1) * GAP), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    for n, sample in enumerate(gallery.samples):
+        x0 = GAP + (n % columns) * (cell_w + GAP)
+        y0 = GAP + (n // columns) * (cell_h + GAP)
+        for p, panel in enumerate(sample_panels(sample, gallery, scale)):
+            sheet.paste(panel, (x0 + p * (w * scale + GAP), y0))
+        draw.text((x0, y0 + h * scale + 1), sample.caption, fill=(230, 230, 230))
+    return sheet
+
+
+def show_command(
+    source: Path = typer.Argument(..., help="A cache (.h5), a synth output folder, or a labelled folder."),
+    out: Path = typer.Option(..., "--out", help="PNG file to write."),
+    n: int = typer.Option(16, "--n", "-n", help="Samples to show (labelled ones first)."),
+    columns: int = typer.Option(4, "--columns", help="Samples per row."),
+    scale: Optional[int] = typer.Option(None, "--scale", help="Pixel zoom (default: panels at least 128 px)."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="labels.json: names, palette, skeleton to use."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write what was shown as JSON."),
+) -> None:
+    """Contact sheet of images with label overlays (parts, keypoints, depth)."""
+    from dgan_cli.console import out_console, write_json
+
+    for option, value in (("--n", n), ("--columns", columns), ("--scale", scale if scale is not None else 1)):
+        if value < 1:
+            raise DganError(f"{option} must be at least 1, got {value}")
+    if out.suffix.lower() != ".png":
+        raise DganError(f"--out must be a .png file, got '{out.name}'")
+    gallery = load_gallery(source, n, _read_labels(labels) if labels else None)
+    if not gallery.samples:
+        raise DganError(f"{source}: holds no samples")
+    size = max(gallery.samples[0].image.shape[:2])
+    scale = scale or max(1, math.ceil(128 / size))
+    sheet = contact_sheet(gallery, columns, scale)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out, format="PNG")
+    out_console.print(f"{out}: {len(gallery.samples)} samples, panels: "
+                      f"{', '.join((['real'] if gallery.has_real else []) + ['image'] + gallery.kinds)}, "
+                      f"{sheet.width}x{sheet.height} px")
+    write_json(json_path, {"out": str(out), "source": str(source), "ids": [s.sample_id for s in gallery.samples],
+                           "panels": (["real"] if gallery.has_real else []) + ["image"] + gallery.kinds,
+                           "size": [sheet.width, sheet.height], "scale": scale})
+
+
+def _read_labels(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DganError(f"{path}: not a readable labels JSON file ({exc})") from None
+    if not isinstance(data, dict):
+        raise DganError(f"{path}: expected a JSON object of label kinds")
+    return data

@@ -1,0 +1,74 @@
+"""The fast path (first layer at native resolution) equals the naive per-pixel path."""
+import numpy as np
+import pytest
+import torch
+
+from dgan_cli.interpreter.ensemble import Ensemble, default_hidden
+from dgan_cli.interpreter.fast import FastEnsemble, naive_outputs, upsample_rows
+from dgan_cli.types import LayerInfo
+
+
+def _random_ensemble(in_dim, outputs, members, seed=0):
+    ens = Ensemble(in_dim, outputs, members=members, seed=seed)
+    gen = torch.Generator().manual_seed(seed + 7)
+    with torch.no_grad():  # non-trivial weights and BatchNorm statistics
+        for member in ens.members:
+            for mod in member:
+                if isinstance(mod, torch.nn.Linear):
+                    mod.weight.normal_(0, 0.3, generator=gen)
+                    mod.bias.normal_(0, 0.3, generator=gen)
+                if isinstance(mod, torch.nn.BatchNorm1d):
+                    mod.running_mean.normal_(0, 1, generator=gen)
+                    mod.running_var.uniform_(0.5, 2.0, generator=gen)
+                    mod.weight.normal_(1, 0.2, generator=gen)
+                    mod.bias.normal_(0, 0.2, generator=gen)
+    return ens.eval()
+
+
+def _features(layers, batch, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    return {l.name: torch.randn(batch, l.channels, l.resolution, l.resolution, generator=gen) for l in layers}
+
+
+@pytest.mark.parametrize("image_hw, layers", [
+    ((16, 16), [LayerInfo("a", 6, 4), LayerInfo("b", 5, 8), LayerInfo("c", 4, 16), LayerInfo("d", 3, 16)]),
+    ((32, 32), [LayerInfo("a", 3, 4), LayerInfo("b", 2, 4), LayerInfo("c", 5, 16), LayerInfo("d", 2, 32)]),
+    ((24, 20), [LayerInfo("a", 4, 5), LayerInfo("b", 3, 12)]),
+])
+def test_interp_fast_equals_naive_all_members(image_hw, layers):
+    ens = _random_ensemble(sum(l.channels for l in layers), 5, members=4)
+    feats = _features(layers, batch=2)
+    naive = naive_outputs(ens, feats, layers, image_hw)
+    fast = FastEnsemble(ens, layers, image_hw)(feats)
+    assert fast.shape == naive.shape == (2, 4, 5, *image_hw)
+    torch.testing.assert_close(fast, naive, rtol=1e-4, atol=1e-4)
+    assert fast.std() > 0.1  # the comparison is not between near-constant outputs
+
+
+@pytest.mark.parametrize("tile_rows", [1, 5, 16])
+def test_interp_fast_tiled_equals_untiled(tile_rows):
+    layers = [LayerInfo("a", 6, 4), LayerInfo("b", 5, 8), LayerInfo("c", 4, 32)]
+    ens = _random_ensemble(15, 3, members=3, seed=3)
+    feats = _features(layers, batch=1, seed=4)
+    fast = FastEnsemble(ens, layers, (32, 32))
+    torch.testing.assert_close(fast(feats, tile_rows=tile_rows), fast(feats), rtol=1e-5, atol=1e-5)
+
+
+def test_interp_upsample_rows_matches_interpolate():
+    x = torch.randn(2, 3, 5, 7)
+    full = torch.nn.functional.interpolate(x, size=(19, 23), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(upsample_rows(x, (19, 23), 4, 11), full[:, :, 4:11], rtol=1e-5, atol=1e-5)
+
+
+def test_interp_member_shapes_and_init():
+    ens = Ensemble(40, 3, members=2, seed=5)
+    assert ens.hidden == default_hidden(3) == (128, 32)
+    assert default_hidden(30) == (256, 128)
+    first = ens.members[0][0]
+    assert first.weight.shape == (128, 40) and torch.count_nonzero(first.bias) == 0
+    assert 0.015 < float(first.weight.detach().std()) < 0.025
+    assert not torch.equal(ens.members[0][0].weight, ens.members[1][0].weight)
+    again = Ensemble(40, 3, members=2, seed=5)
+    assert torch.equal(again.members[1][3].weight, ens.members[1][3].weight)
+    out = ens.eval()(torch.zeros(7, 40))
+    assert out.shape == (2, 7, 3)
