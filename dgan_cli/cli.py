@@ -28,7 +28,7 @@ def _version(value: bool) -> None:
 
 def build_app(registry: Registry) -> typer.Typer:
     """Assemble the CLI from the core commands and the registry's plugin commands."""
-    from dgan_cli.commands import backbone_cmd, cache_cmd, plugins_cmd
+    from dgan_cli.commands import backbone_cmd, cache_cmd, plugins_cmd, run_cmd
 
     app = typer.Typer(name="dgan", no_args_is_help=True, rich_markup_mode="rich",
                       pretty_exceptions_enable=False, add_completion=False,
@@ -45,10 +45,11 @@ def build_app(registry: Registry) -> typer.Typer:
 
     groups = {name: typer.Typer(no_args_is_help=True, help=text) for name, text in CORE_GROUPS.items()}
     plugins_cmd.register(app, registry)
+    run_cmd.register(app, registry)
     backbone_cmd.register(groups["backbone"], registry)
     cache_cmd.register(groups["cache"])
 
-    taken = {"plugins"} | set(groups)
+    taken = {"plugins", "run"} | set(groups)
     for spec in registry.specs("command"):
         target = groups.get(spec.group) if spec.group else app
         if target is None:
