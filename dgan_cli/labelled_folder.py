@@ -201,8 +201,9 @@ def _check_batch(ids, images, labels, names, seen) -> None:
     for kind, values in labels.items():
         if len(values) != n:
             raise DganError(f"{kind}: {len(values)} labels for {n} images")
-    if "segmentation" in labels and int(np.max(labels["segmentation"], initial=0)) >= len(names["segmentation"]["classes"]):
-        raise DganError("segmentation holds a class index beyond the declared classes")
+    if "segmentation" in labels:
+        if int(np.max(labels["segmentation"], initial=0)) >= len(names["segmentation"]["classes"]):
+            raise DganError("segmentation holds a class index beyond the declared classes")
     if "keypoints" in labels and np.shape(labels["keypoints"])[1:] != (len(names["keypoints"]["names"]), 3):
         raise DganError(f"keypoints must be [N, {len(names['keypoints']['names'])}, 3]")
     if "class" in labels and not all(0 <= int(c) < len(names["class"]["names"]) for c in labels["class"]):

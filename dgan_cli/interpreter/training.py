@@ -88,7 +88,7 @@ def train_member(member: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, head
     batch = min(options.batch_size, n)
     per_epoch = max(1, n // batch)  # incomplete batches are dropped: BatchNorm needs > 1 sample
     total = options.iters if options.iters is not None else options.epochs * per_epoch
-    optimiser = torch.optim.Adam(member.parameters(), lr=options.lr)
+    optimiser = torch.optim.Adam(member.parameters(), lr=options.lr, fused=True)
     gen = torch.Generator().manual_seed(seed)
     smoothed, best, best_at, it = None, math.inf, 0, 0
     while it < total:

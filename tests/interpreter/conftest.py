@@ -2,13 +2,6 @@
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from interp_standin import StandinBackbone  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def standin():
-    return StandinBackbone()
+from interp_standin import one_torch_thread  # noqa: E402,F401

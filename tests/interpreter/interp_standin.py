@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,6 +22,15 @@ from dgan_cli.specs import BackboneSpec
 from dgan_cli.types import LayerInfo
 
 HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors gain nothing from threads, and on a busy machine two threads thrash."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 class _Net(nn.Module):
@@ -162,4 +172,36 @@ def segmentation_cache(path, seeds=(1, 2, 3, 4), classes: int = 3, backbone=None
     labels = rule_segmentation(feats, classes)
     head = default_registry().get("head", "segmentation").build([f"class{k}" for k in range(classes)])
     make_cache(path, seeds, {"segmentation": labels}, {"segmentation": head.label_schema((16, 16))}, backbone)
+    return labels
+
+
+KEYPOINTS = np.array([[5.3, 4.6, 1.0], [11.2, 10.7, 1.0], [0.0, 0.0, 0.0]], np.float32)
+
+
+def rule_keypoints(n: int) -> np.ndarray:
+    """Two visible keypoints near fixed spots (jittered by up to 0.6 px per sample), one invisible."""
+    jitter = np.random.RandomState(5).uniform(-0.6, 0.6, size=(n, 3, 2)).astype(np.float32)
+    labels = np.repeat(KEYPOINTS[None], n, axis=0)
+    labels[:, :2, :2] += jitter[:, :2]
+    return labels
+
+
+def rule_depth(feats: dict, seed: int = 0) -> np.ndarray:
+    """Positive depths a smooth rule of the upsampled features decides, with an unlabelled corner: [N, H, W]."""
+    up = upsampled(feats)
+    proj = np.random.RandomState(seed).randn(up.shape[1]).astype(np.float32) / np.sqrt(up.shape[1])
+    depth = 3.0 + np.tanh(np.einsum("c,nchw->nhw", proj, up))
+    depth[:, :3, :3] = np.nan
+    return depth.astype(np.float32)
+
+
+def labelled_cache(path, kind: str, seeds=(1, 2, 3, 4), **head_options):
+    """A stand-in cache whose samples all carry `kind` labels from the rules above; returns the labels."""
+    from dgan_cli.registry import default_registry
+
+    _, feats, _ = render(StandinBackbone(), seeds)
+    names = {"keypoints": ["a", "b", "c"], "depth": ["depth"]}[kind]
+    labels = rule_keypoints(len(seeds)) if kind == "keypoints" else rule_depth(feats)
+    head = default_registry().get("head", kind).build(names, **head_options)
+    make_cache(path, seeds, {kind: labels}, {kind: head.label_schema((16, 16))})
     return labels

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,14 +13,8 @@ from dgan_cli.cache import CacheSpec, CacheWriter, LabelSchema
 from dgan_cli.registry import discover
 from dgan_cli.specs import HeadSpec
 
-H, W = 8, 12  # not square, so that a swapped height/width shows
-IDS = ["000000", "000001", "000002", "000003"]
-LABELS = {
-    "segmentation": {"classes": ["background", "face", "eye"],
-                     "palette": [[0, 0, 0], [200, 150, 100], [0, 0, 255]]},
-    "keypoints": {"names": ["left_eye", "right_eye", "nose"], "skeleton": [[0, 1]]},
-    "depth": {"unit": "m", "png_scale": 0.01},
-}
+sys.path.insert(0, str(Path(__file__).parent))
+from manual_data import H, IDS, LABELS, W  # noqa: E402
 
 
 @pytest.fixture

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import H, IDS, LABELS, W
 from dgan_cli.cache import CacheReader
+
+sys.path.insert(0, str(Path(__file__).parent))
+from manual_data import H, LABELS, W  # noqa: E402
 
 
 def labelme(sample_id: str, shapes: list, height: int = H, width: int = W) -> dict:
@@ -47,6 +51,7 @@ def test_labelme_polygons_points_and_class_order(run_cli, registry, sampled_cach
     write_labelme(folder, {"000001": labelme("000001", [
         EYE, FACE, shape("left_eye", [[3.5, 3.0]], "point"),
         shape("nose", [[6.0, 5.5]], "point", occluded=True)])})
+    (folder / "samples.json").write_text(json.dumps({"samples": {}}))  # `dgan sample`'s index is not an annotation
     result = import_(run_cli, registry, folder, sampled_cache, labels_file, "labelme", "--json", tmp_path / "s.json")
     assert result.code == 0, result.err
     expected = np.zeros((H, W), np.int16)
@@ -93,13 +98,35 @@ def test_coco_keypoints_by_name_with_visibility(run_cli, registry, sampled_cache
             "categories": [{"id": 1, "name": "face", "keypoints": ["nose", "left_eye", "right_eye"],
                             "skeleton": [[2, 3]]}],
             "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "num_keypoints": 2,
-                             "keypoints": [6.5, 5.5, 2, 3.0, 2.5, 1, 0, 0, 0]}]}
+                             "keypoints": [6.5, 5.5, 2, 3.0, 2.5, 1, 20.0, 1.0, 0]}]}
     (tmp_path / "keypoints.json").write_text(json.dumps(coco))
-    assert import_(run_cli, registry, tmp_path / "keypoints.json", sampled_cache, labels_file, "coco-keypoints").code == 0
+    result = import_(run_cli, registry, tmp_path / "keypoints.json", sampled_cache, labels_file, "coco-keypoints")
+    assert result.code == 0, result.err
     labelled, keypoints = stored(sampled_cache, "keypoints")
     assert labelled == [2]
-    # LABELS order is left_eye, right_eye, nose; v=1 -> labelled but not visible, v=0 -> not labelled.
-    np.testing.assert_array_equal(keypoints[2], [[3.0, 2.5, 0], [0, 0, 0], [6.5, 5.5, 1]])
+    # LABELS order is left_eye, right_eye, nose; v=2 -> visible, v=1 (hidden) and v=0 (outside) -> not visible.
+    np.testing.assert_array_equal(keypoints[2], [[3.0, 2.5, 0], [20.0, 1.0, 0], [6.5, 5.5, 1]])
+
+
+def test_labelled_folder_imports_with_every_format(run_cli, registry, sampled_cache, tmp_path):
+    """A folder written by dgan's labelled-folder writer, imported kind by kind, gives back its labels."""
+    from dgan_cli.labelled_folder import read_folder, write_folder
+
+    rng = np.random.default_rng(1)
+    ids = ["000001", "000003"]
+    labels = {"segmentation": rng.integers(0, 3, (2, H, W)).astype(np.uint8),
+              "keypoints": np.array([[[1.5, 2.5, 1], [3.5, 1.5, 0], [9.5, 6.5, 1]]] * 2, np.float32),
+              "depth": rng.uniform(1, 3, (2, H, W)).astype(np.float32)}
+    folder = write_folder(tmp_path / "folder", ids, rng.integers(0, 256, (2, H, W, 3), dtype=np.uint8), labels,
+                          LABELS)
+    _, _, expected, _ = read_folder(folder)
+    for fmt in ("png-masks", "coco-keypoints", "depth"):
+        result = import_(run_cli, registry, folder, sampled_cache, folder / "labels.json", fmt)
+        assert result.code == 0, result.err
+    for kind in ("segmentation", "keypoints", "depth"):
+        labelled, values = stored(sampled_cache, kind)
+        assert labelled == [1, 3]
+        np.testing.assert_array_equal(values[[1, 3]], expected[kind])
 
 
 def test_depth_npy_and_16bit_png(run_cli, registry, sampled_cache, labels_file, tmp_path):

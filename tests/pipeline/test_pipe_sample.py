@@ -124,3 +124,27 @@ def test_finished_cache_of_another_job_is_refused(run_cli, use_backbone, tmp_pat
     result = run_cli("sample", "--backbone", tmp_path / "missing.pkl", "--cache", tmp_path / "x.h5",
                      "--out", tmp_path / "x", registry=reg)
     assert result.code == 2 and "no such file" in result.err
+
+
+def test_sample_from_a_stylegan2_checkpoint(run_cli, tmp_path):
+    """The real path: a random-weight 16 px StyleGAN2 saved in dgan's format, found by content."""
+    import torch
+
+    from dgan_plugins.stylegan2.checkpoint import save_checkpoint
+    from dgan_plugins.stylegan2.networks import Generator
+
+    torch.manual_seed(0)
+    generator = Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=16, img_channels=3,
+                          mapping_kwargs={"num_layers": 2}, synthesis_kwargs={"channel_base": 256, "channel_max": 16})
+    ckpt = save_checkpoint(tmp_path / "g.pt", generator)
+    reg = standin_registry(StandinBackbone())  # only for the command list; the backbone is the checkpoint
+    for name in ("a", "b"):
+        result = run_cli("-q", "sample", "--backbone", ckpt, "-n", "3", "--cache", tmp_path / f"{name}.h5",
+                         "--out", tmp_path / name, "--layers", "b8.conv1,b16.conv0", registry=reg)
+        assert result.code == 0, result.err
+    a, b = read_cache(tmp_path / "a.h5"), read_cache(tmp_path / "b.h5")
+    assert_same_samples(a, b)
+    assert {k: v.shape[1:] for k, v in a["features"].items()} == {"b8.conv1": (16, 8, 8), "b16.conv0": (16, 16, 16)}
+    assert a["provenance"]["backbone"]["name"] == "stylegan2"
+    for sample_id in a["ids"]:
+        assert (tmp_path / "a" / f"{sample_id}.png").read_bytes() == (tmp_path / "b" / f"{sample_id}.png").read_bytes()

@@ -116,3 +116,26 @@ def _labels(tmp_path):
     path.write_text(json.dumps({"segmentation": {"classes": ["bg", "a", "b"], "palette": PALETTE},
                                 "keypoints": {"names": ["p", "q"], "skeleton": [[0, 1]]}}))
     return path
+
+
+def test_labelled_folder_sheet(run_cli, registry, tmp_path):
+    from dgan_cli.labelled_folder import write_folder
+
+    rng = np.random.default_rng(0)
+    labels = {"segmentation": rng.integers(0, 3, (3, H, W)).astype(np.uint8),
+              "keypoints": np.zeros((3, 2, 3), np.float32), "depth": np.ones((3, H, W), np.float32),
+              "class": np.array([0, 1, 1])}
+    names = {"segmentation": {"classes": ["bg", "a", "b"], "palette": PALETTE},
+             "keypoints": {"names": ["p", "q"]}, "depth": {"unit": "m"}, "class": {"names": ["cat", "dog"]}}
+    folder = write_folder(tmp_path / "folder", ["000000", "000001", "000002"],
+                          np.full((3, H, W, 3), 100, np.uint8), labels, names)
+    out = tmp_path / "f.png"
+    result = run_cli("show", folder, "--out", out, "--columns", "3", "--scale", "2", "--json", tmp_path / "f.json",
+                     registry=registry)
+    assert result.code == 0, result.err
+    assert Image.open(out).size == sheet_size(4, 3, 1, 2)
+    sheet = np.asarray(Image.open(out).convert("RGB"))
+    seg = panel(sheet, 0, 1, 4, 3, 2)[::2, ::2]
+    expected = (0.4 * 100 + 0.6 * np.asarray(PALETTE)[labels["segmentation"][0]]).round()
+    np.testing.assert_array_equal(seg, expected)
+    assert json.loads((tmp_path / "f.json").read_text())["panels"] == ["image", "segmentation", "keypoints", "depth"]

@@ -38,7 +38,7 @@ def test_conditional_generator_has_embed_layer():
 @pytest.mark.parametrize("resolution,num_ws", [(4, 2), (16, 6), (1024, 18)])
 def test_attributes_and_shapes(resolution, num_ws):
     G = tiny_generator(img_resolution=resolution, img_channels=1,
-                       synthesis_kwargs=dict(channel_base=4096, channel_max=4))
+                       synthesis_kwargs=dict(channel_base=1024, channel_max=2))
     assert (G.z_dim, G.c_dim, G.w_dim, G.img_resolution, G.img_channels, G.num_ws) == (16, 0, 16, resolution, 1,
                                                                                        num_ws)
     with torch.no_grad():

@@ -27,7 +27,7 @@ def assert_same_generator(loaded, original):
                                original(z, c, truncation_psi=psi, truncation_cutoff=cutoff))
 
 
-@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+@pytest.mark.parametrize("protocol", [2, 3, 4])  # 3: the official snapshots' protocol (Python 3.7)
 def test_snapshot_pickle_loads_and_reproduces_the_generator(tmp_path, protocol):
     G = tiny_generator(seed=protocol)
     path = tmp_path / "network-snapshot.pkl"

@@ -75,7 +75,7 @@ def train(model: torch.nn.Module, task, data: LabelledSet, cfg: TrainConfig,
         loss.backward()
         opt.step()
         schedule.step()
-        losses.append(float(loss))
+        losses.append(loss.detach().item())
         if on_step is not None:
             on_step(step, losses[-1])
     return losses

@@ -18,7 +18,8 @@ def build_manual_source(fmt: str, labels, unlabelled: str = "background"):
 @hookimpl
 def dgan_label_sources():
     return [LabelSourceSpec(name="manual", build=build_manual_source,
-                            summary="Human annotations of sampled GAN images (LabelMe, mask PNGs, COCO keypoints, depth)")]
+                            summary="Human annotations of sampled GAN images "
+                                    "(LabelMe, mask PNGs, COCO keypoints, depth)")]
 
 
 @hookimpl

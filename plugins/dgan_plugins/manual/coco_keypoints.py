@@ -3,9 +3,10 @@
 DIR is the JSON file itself or a folder holding `keypoints.json` (the
 labelled-folder layout). The sample is the stem of each image's `file_name`.
 Keypoints are matched to LABELS by name (the category's `keypoints` list), so
-their order in the file does not matter. COCO's v: 0 = not labelled ->
-(0, 0, 0); 1 = labelled, not visible -> (x, y, 0); 2 = visible -> (x, y, 1).
-One annotation per image: this is one object per generated sample.
+their order in the file does not matter. COCO's v = 2 (visible) -> visibility
+1; v = 1 (hidden) and v = 0 (not labelled / outside) -> 0; x, y are kept as
+given (as the labelled folder reads them). One annotation per image: this is
+one object per generated sample.
 """
 from __future__ import annotations
 
@@ -72,6 +73,5 @@ def _keypoints(path: Path, number: int, ann: dict, cat_names: list, wanted: list
     for name, (x, y, v) in zip(cat_names, triples):
         if v not in (0, 1, 2):
             raise DganError(f"{path}: annotation {number}: keypoint '{name}' has visibility {v:g} (COCO uses 0/1/2)")
-        if v > 0:
-            value[wanted.index(name)] = (x, y, 1.0 if v == 2 else 0.0)
+        value[wanted.index(name)] = (x, y, 1.0 if v == 2 else 0.0)
     return value

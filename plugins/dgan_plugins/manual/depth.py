@@ -1,8 +1,10 @@
 """Depth maps: `<id>.npy` (float, NaN = unlabelled) or 16-bit `<id>.png` -> float32 [H, W].
 
 Read from DIR/depth/ when it exists (the labelled-folder layout), else DIR/.
-A PNG value v means depth v * png_scale (the scale from LABELS' depth entry);
-0 means unlabelled (NaN). When a sample has both, the .npy wins (it is exact).
+A PNG value v means depth v / png_scale (LABELS' depth entry, as the labelled
+folder writes it: v = round(depth * png_scale)); 0 means unlabelled (NaN), the
+usual "no reading" of depth sensors. When a sample has both, the .npy wins
+(it is exact; the PNG is rounded).
 """
 from __future__ import annotations
 
@@ -51,4 +53,4 @@ def _read_png(path: Path, names: LabelNames) -> np.ndarray:
             values = np.asarray(image).astype(np.float32)
     except (OSError, ValueError) as exc:
         raise DganError(f"{path}: not a readable PNG ({exc})") from None
-    return np.where(values == 0, np.nan, values * np.float32(scale)).astype(np.float32)
+    return np.where(values == 0, np.nan, values / np.float32(scale)).astype(np.float32)

@@ -21,13 +21,15 @@ from dgan_plugins.manual.names import LabelNames
 from dgan_plugins.manual.rasterise import circle_mask, polygon_mask, rectangle_mask
 
 AREA_SHAPES = {"polygon": 3, "rectangle": 2, "circle": 2}  # shape type -> points needed
+SAMPLE_INDEX = "samples.json"  # written by `dgan sample` beside the images LabelMe annotates
 
 
 def read_labelme(directory: Path, names: LabelNames, image_hw: tuple[int, int],
                  unlabelled: str = "background") -> list[Annotation]:
     found = []
     for path in files_in(directory, (".json",)):
-        found += read_labelme_file(path, names, image_hw, unlabelled)
+        if path.name != SAMPLE_INDEX:
+            found += read_labelme_file(path, names, image_hw, unlabelled)
     return found
 
 

@@ -2,10 +2,11 @@
 
     {"segmentation": {"classes": ["background", "skin", ...], "palette": [[r, g, b], ...]},
      "keypoints": {"names": ["left_eye", ...], "skeleton": [[0, 1], ...]},
-     "depth": {"unit": "m", "png_scale": 0.001, ...}}
+     "depth": {"unit": "m", "png_scale": 1000, ...}}
 
-Only the kinds present are required; an annotation of a kind the file does
-not describe is refused.
+Only the kinds present are required (other keys, such as the folder format's
+"format"/"version"/"count", are ignored); an annotation of a kind the file
+does not describe is refused.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from dgan_cli.errors import DganError
 
-DEPTH_PNG_SCALE = "png_scale"  # depth unit per step of a 16-bit PNG
+DEPTH_PNG_SCALE = "png_scale"  # 16-bit PNG steps per depth unit
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,9 @@ class LabelNames:
     def entry(self, kind: str) -> dict:
         """The labels.json entry of `kind`, refused in one line when absent."""
         if kind not in self.raw:
+            kinds = [k for k, v in self.raw.items() if isinstance(v, dict)]
             raise DganError(f"{self.path}: no '{kind}' entry, but the annotations have {kind} labels",
-                            hint=f"it describes: {', '.join(self.raw) or 'nothing'}")
+                            hint=f"it describes: {', '.join(kinds) or 'nothing'}")
         return self.raw[kind]
 
     @property

@@ -179,7 +179,7 @@ def _torch_load(path: Path):
 
 def _load_failure(exc: Exception) -> str:
     text = str(exc)
-    refused = re.search(r"unsupported\s+global:?\s+GLOBAL\s+([\w.]+)", text, re.IGNORECASE)
+    refused = re.search(r"unsupported\s+(?:global:?\s+)?GLOBAL\s+([\w.]+)", text, re.IGNORECASE)
     if refused:
         return f"refused: the file asks for '{refused.group(1)}', which is not plain data (it could run code)"
     lines = [line.strip() for line in text.splitlines() if line.strip()]

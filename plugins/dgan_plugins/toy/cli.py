@@ -43,7 +43,7 @@ def render_command(
         summary = dataset.write(sink, seeds, resolution, advance=bar.advance)
     summary.update({"out": str(out), "format": fmt, "first_seed": seeds.start, "split": split,
                     "resolution": resolution})
-    counts = summary["class_counts_rendered"]
+    counts = summary["class_counts"]
     rate = summary["images_per_s"]
     print_table(f"dgan toy render -> {out}", ["images", "rendered", "seconds", "images/s", *counts],
                 [[summary["n"], summary["rendered"], summary["seconds"], rate if rate is not None else "-",

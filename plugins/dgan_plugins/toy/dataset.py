@@ -17,8 +17,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from dgan_plugins.toy.model import (FAR_DEPTH, KEYPOINT_NAMES, OBJECT_CLASSES, PALETTE, PART_CLASSES,
-                                    SKELETON)
+from dgan_cli.cache import CacheSpec, CacheWriter, LabelSchema
+from dgan_cli.labelled_folder import KEYPOINT_COORDINATES, FolderWriter, format_ids
+from dgan_plugins.toy.render import (FAR_DEPTH, KEYPOINT_NAMES, OBJECT_CLASSES, PALETTE, PART_CLASSES,
+                                     SKELETON, render_batch)
 
 SPLITS = {"train16": (0, 16), "test": (100_000, 500), "full": (200_000, 5_000)}
 GAN_SEED_START = 1_000_000
@@ -33,8 +35,6 @@ def split_seeds(name: str) -> range:
 
 def label_names() -> dict:
     """Names of every label kind of the toy world, as a labelled folder's labels.json holds them."""
-    from dgan_cli.labelled_folder import KEYPOINT_COORDINATES
-
     return {
         "segmentation": {"classes": list(PART_CLASSES), "palette": [list(c) for c in PALETTE]},
         "keypoints": {"names": list(KEYPOINT_NAMES), "skeleton": [list(e) for e in SKELETON],
@@ -45,8 +45,6 @@ def label_names() -> dict:
 
 
 def _cache_schemas(resolution: int) -> dict:
-    from dgan_cli.cache import LabelSchema
-
     names = label_names()
     return {
         "segmentation": LabelSchema((resolution, resolution), "int16", -1, names["segmentation"]),
@@ -58,8 +56,6 @@ def _cache_schemas(resolution: int) -> dict:
 
 def sample_ids(seeds: Sequence[int]) -> list[str]:
     """Ids are the seeds, zero-padded to one width so that they sort in order."""
-    from dgan_cli.labelled_folder import format_ids
-
     return format_ids(seeds, width=max(6, len(str(max(seeds)))))
 
 
@@ -77,8 +73,6 @@ def open_output(out: Path, fmt: str, resolution: int, *, overwrite: bool = False
 def write(sink, seeds: Sequence[int], resolution: int,
           advance: Callable[[int], None] = lambda n: None) -> dict:
     """Render `seeds` (from `sink.done` on) into an open sink; returns timing and class counts."""
-    from dgan_plugins.toy.render import render_batch
-
     seeds, ids = list(seeds), sample_ids(seeds)
     counts = np.zeros(len(OBJECT_CLASSES), np.int64)
     render_seconds = 0.0
@@ -97,13 +91,11 @@ def write(sink, seeds: Sequence[int], resolution: int,
     return {"n": len(seeds), "rendered": rendered, "seconds": seconds, "render_seconds": render_seconds,
             "images_per_s": rendered / seconds if seconds > 0 else None,
             "render_images_per_s": rendered / render_seconds if render_seconds > 0 else None,
-            "class_counts_rendered": dict(zip(OBJECT_CLASSES, counts.tolist()))}
+            "class_counts": dict(zip(OBJECT_CLASSES, counts.tolist()))}
 
 
 class _FolderSink:
     def __init__(self, out: Path, overwrite: bool):
-        from dgan_cli.labelled_folder import FolderWriter
-
         self.writer = FolderWriter(out, label_names(), overwrite=overwrite)
         self.done = 0
 
@@ -120,14 +112,12 @@ class _FolderSink:
 
 class _CacheSink:
     def __init__(self, out: Path, resolution: int, overwrite: bool, provenance: dict):
-        from dgan_cli.cache import CacheSpec, CacheWriter
-
         spec = CacheSpec(image_shape=(resolution, resolution, 3),
                          provenance={"source": "toy world renderer", "renderer_version": RENDERER_VERSION,
                                      **provenance})
         self.writer = CacheWriter.open(out, spec, overwrite=overwrite)
         for kind, schema in _cache_schemas(resolution).items():
-            self.writer.declare_labels(kind, schema)
+            self.writer.declare_labels(kind, schema)  # idempotent on a resumed file
         self.done = self.writer.count
 
     def add(self, ids, seeds, batch) -> None:

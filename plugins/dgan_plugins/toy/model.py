@@ -7,7 +7,7 @@ ellipsoid is, its colour and part class; `render.py` rasterises it.
 
 Coordinates: object space has x to the creature's left (image right when it
 faces the camera), y up, z away from the camera; its head centre is the
-origin and the head is about 1 unit high. Camera space is the same frame
+origin and the head is about 2 units tall. Camera space is the same frame
 rotated by the pose and pushed `distance` units away from the camera.
 """
 from __future__ import annotations
@@ -151,14 +151,18 @@ def _human(rng, b):
         b.on_surface("head", side * eye_x, eye_y, (0.17, 0.11, 0.08), (0.96, 0.96, 0.94), into=f"eye_{s}")
         b.on_surface("head", side * eye_x + gaze[0], eye_y + gaze[1], (0.085, 0.085, 0.07), iris,
                      sink=0.0, into=f"iris_{s}")
-        b.on_surface("head", side * eye_x, eye_y + rng.uniform(0.17, 0.24), (0.2, 0.045, 0.06),
+        b.on_surface("head", side * eye_x, eye_y + rng.uniform(0.18, 0.25), (0.2, 0.065, 0.06),
                      hair * 0.8, roll=side * brow_tilt, into=f"brow_{s}")
     b.on_surface("head", 0, -0.2, (0.1, _jitter(rng, 0.2), _jitter(rng, 0.2)), skin * 0.92,
                  sink=0.1, into="nose")
     lips = _colour(rng, (0.75, 0.3, 0.3), 0.08)
     b.on_surface("head", 0, rng.uniform(-0.58, -0.48), (_jitter(rng, 0.26), _jitter(rng, 0.08, 0.25), 0.06),
                  lips, into="mouth")
-    return skin
+    _add_body(rng, b, clothes=rng.uniform(0.1, 0.9, 3))
+
+
+def _add_body(rng, b, clothes):
+    b.add("body", (0, -2.1, 0.35), (_jitter(rng, 1.5), 0.95, 0.7), clothes)
 
 
 def _animal(rng, b, kind):
@@ -190,16 +194,16 @@ def _animal(rng, b, kind):
     if kind == "cat":
         b.on_surface("head", 0, -0.2, (0.09, 0.06, 0.08), _colour(rng, (0.9, 0.5, 0.55), 0.05), into="nose")
         b.on_surface("head", 0, -0.42, (0.16, 0.065, 0.05), dark, into="mouth")
-        return fur
-    snout = (0.42, 0.32, 0.4) if kind == "bear" else (0.34, 0.3, 0.5)
-    b.on_surface("head", 0, -0.32, snout, light_fur, sink=0.45, into="muzzle")
-    b.on_surface("muzzle", 0, -0.2, (0.15, 0.1, 0.1), dark, sink=0.2, into="nose")
-    b.on_surface("muzzle", 0, -0.45, (0.17, 0.065, 0.05), dark * 1.3, into="mouth")
-    return fur
+    else:
+        snout = (0.42, 0.32, 0.4) if kind == "bear" else (0.34, 0.3, 0.5)
+        b.on_surface("head", 0, -0.32, snout, light_fur, sink=0.45, into="muzzle")
+        b.on_surface("muzzle", 0, -0.2, (0.15, 0.1, 0.1), dark, sink=0.2, into="nose")
+        b.on_surface("muzzle", 0, -0.45, (0.17, 0.065, 0.05), dark * 1.3, into="mouth")
+    _add_body(rng, b, clothes=fur * 0.95)
 
 
 def _background(rng) -> dict:
-    """Base colour plus three soft colour waves (some plain gradients only)."""
+    """Base colour plus three soft colour waves (30% keep a single wave)."""
     angle = rng.uniform(0, np.pi, 3)
     freq = rng.uniform(0.5, 3.0, 3)  # cycles per image
     colour = rng.uniform(-0.15, 0.15, (3, 3))
@@ -216,9 +220,10 @@ def sample_scene(seed: int, resolution: int) -> Scene:
     object_class = seed % len(OBJECT_CLASSES)  # every 4 consecutive seeds hold one of each class
     kind = OBJECT_CLASSES[object_class]
     b = _Builder()
-    body = _human(rng, b) if kind == "human" else _animal(rng, b, kind)
-    clothes = _colour(rng, rng.uniform(0.1, 0.9, 3), 0.0) if kind == "human" else body * 0.95
-    b.add("body", (0, -2.1, 0.35), (_jitter(rng, 1.5), 0.95, 0.7), clothes)
+    if kind == "human":
+        _human(rng, b)
+    else:
+        _animal(rng, b, kind)
 
     yaw, pitch, roll = rng.uniform(-0.6, 0.6), rng.uniform(-0.25, 0.25), np.clip(rng.normal(0, 0.15), -0.4, 0.4)
     scale = resolution * rng.uniform(0.19, 0.29)
