@@ -7,6 +7,7 @@ identity and how the ensemble was trained; nothing in the file is code.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -37,6 +38,7 @@ class Interpreter:
     backbone: dict
     ensemble: Ensemble
     training: dict = field(default_factory=dict)
+    source_sha256: str = ""  # of the file it was loaded from
 
     def config(self) -> dict:
         return {
@@ -96,7 +98,7 @@ class Interpreter:
         except (RuntimeError, KeyError, TypeError) as exc:
             raise CheckpointError(f"{path}: member weights do not fit the recorded shapes") from exc
         return cls(head, head_cfg["name"], head_cfg["label_names"], layers, tuple(cfg["image_hw"]),
-                   cfg.get("backbone") or {}, ensemble.eval(), cfg.get("training", {}))
+                   cfg.get("backbone") or {}, ensemble.eval(), cfg.get("training", {}), file_sha256(path))
 
     def check_backbone(self, identity: dict, path="interpreter") -> None:
         """Refuse to run on features of a generator other than the one it was trained on."""
@@ -105,6 +107,14 @@ class Interpreter:
             raise DganError(f"{path}: trained on backbone {self.backbone.get('name', '?')} "
                             f"sha256 {str(mine)[:12]}, not on the given one "
                             f"({identity.get('name', '?')} sha256 {str(identity.get('sha256'))[:12]})")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_payload(path: Path) -> dict:

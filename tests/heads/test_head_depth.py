@@ -49,7 +49,7 @@ def test_head_depth_learns_a_rule(tmp_path, loss, bound):
     head = _head(loss=loss)
     with CacheReader(tmp_path / "d.h5") as reader:
         _, reports = train_ensemble(reader, head, reader.layers,
-                                    TrainOptions(members=2, pixels_per_image=247, iters=300, seed=2))
+                                    TrainOptions(members=2, pixels_per_image=247, iters=400, seed=2))
     assert all(r.pixels == 4 * 247 for r in reports)
-    # stated: mean absolute error on the training pixels below 10% of a depth unit (label spread ~0.5)
+    # stated: mean absolute error on the training pixels below 10% of a depth unit (label spread ~0.4)
     assert spread > 0.3 and all(r.metrics["abs_error"] < bound for r in reports), [r.metrics for r in reports]

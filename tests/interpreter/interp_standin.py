@@ -7,7 +7,9 @@ backbone plugin `standin` (another weight seed gives another identity).
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -86,17 +88,28 @@ class StandinBackbone:
         return images, {name: feats[name] for name in names}
 
 
-def backbone_spec(weight_seed: int = 0, name: str = "standin") -> BackboneSpec:
+class SlowStandin(StandinBackbone):
+    """The same generator, pausing after each forward pass and counting them in $STANDIN_CALLS_FILE."""
+
+    def synthesize(self, ws, layers=None, noise_mode: str = "const"):
+        out = super().synthesize(ws, layers, noise_mode)
+        self.calls = getattr(self, "calls", 0) + 1
+        Path(os.environ["STANDIN_CALLS_FILE"]).write_text(str(self.calls))
+        time.sleep(0.2)
+        return out
+
+
+def backbone_spec(weight_seed: int = 0, name: str = "standin", cls=StandinBackbone) -> BackboneSpec:
     return BackboneSpec(name=name, summary="test stand-in generator",
-                        load=lambda source, device="cpu": StandinBackbone(weight_seed, device))
+                        load=lambda source, device="cpu": cls(weight_seed, device))
 
 
 class StandinPlugin:
-    """Registers `standin` (weight seed 0) and `standin-other` (weight seed 1)."""
+    """Registers `standin` (weight seed 0), `standin-other` (weight seed 1) and `standin-slow` (= standin)."""
 
     @hookimpl
     def dgan_backbones(self):
-        return [backbone_spec(0), backbone_spec(1, "standin-other")]
+        return [backbone_spec(0), backbone_spec(1, "standin-other"), backbone_spec(0, "standin-slow", SlowStandin)]
 
 
 def registry_with_standin():
@@ -190,7 +203,7 @@ def rule_depth(feats: dict, seed: int = 0) -> np.ndarray:
     """Positive depths a smooth rule of the upsampled features decides, with an unlabelled corner: [N, H, W]."""
     up = upsampled(feats)
     proj = np.random.RandomState(seed).randn(up.shape[1]).astype(np.float32) / np.sqrt(up.shape[1])
-    depth = 3.0 + np.tanh(np.einsum("c,nchw->nhw", proj, up))
+    depth = 3.0 + 2.0 * np.tanh(np.einsum("c,nchw->nhw", proj, up))
     depth[:, :3, :3] = np.nan
     return depth.astype(np.float32)
 

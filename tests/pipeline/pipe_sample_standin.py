@@ -1,6 +1,6 @@
 """A tiny stand-in generator (16 px, layers at 4/8/16) following the Backbone protocol.
 
-Used by the sample/show/select tests through a test registry, so those tests
+Used by the sample and select tests through a test registry, so those tests
 need no trained checkpoint. `fail_after` makes `synthesize` raise
 KeyboardInterrupt after that many calls, to simulate an interrupted run.
 """
@@ -62,27 +62,12 @@ class StandinBackbone:
 def standin_registry(backbone: StandinBackbone) -> Registry:
     """Every installed plugin plus a backbone named 'standin' that returns `backbone`."""
     registry = discover()
-    missing = [] if "sample" in registry.names("command") else _pipeline_commands()
 
     class StandinPlugin:
         @hookimpl
         def dgan_backbones(self):
             return [BackboneSpec(name="standin", summary="test stand-in", load=lambda source, device="cpu": backbone)]
 
-        @hookimpl
-        def dgan_commands(self):
-            return missing
-
     registry.register(StandinPlugin(), "test-standin")
     return registry
 
-
-def _pipeline_commands():
-    # TEMPORARY until plugins/dgan_plugins/pipeline/__init__.py lists these commands.
-    from dgan_cli.specs import CommandSpec
-    from dgan_plugins.pipeline.sample import sample_command
-    from dgan_plugins.pipeline.select import select_command
-    from dgan_plugins.pipeline.show import show_command
-
-    return [CommandSpec(name="sample", app=sample_command), CommandSpec(name="show", app=show_command),
-            CommandSpec(name="select", app=select_command)]

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from dgan_cli.cache import CacheReader
+from dgan_cli.registry import discover
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pipe_sample_standin import StandinBackbone, standin_registry  # noqa: E402
@@ -124,6 +125,10 @@ def test_finished_cache_of_another_job_is_refused(run_cli, use_backbone, tmp_pat
     result = run_cli("sample", "--backbone", tmp_path / "missing.pkl", "--cache", tmp_path / "x.h5",
                      "--out", tmp_path / "x", registry=reg)
     assert result.code == 2 and "no such file" in result.err
+    (tmp_path / "taken").write_text("a file, not a folder")
+    result = sample(run_cli, reg, tmp_path, "taken", "-n", "1")
+    assert result.code == 2 and "cannot create the output folder" in result.err
+    assert len(result.err.strip().splitlines()) == 1
 
 
 def test_sample_from_a_stylegan2_checkpoint(run_cli, tmp_path):
@@ -137,7 +142,7 @@ def test_sample_from_a_stylegan2_checkpoint(run_cli, tmp_path):
     generator = Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=16, img_channels=3,
                           mapping_kwargs={"num_layers": 2}, synthesis_kwargs={"channel_base": 256, "channel_max": 16})
     ckpt = save_checkpoint(tmp_path / "g.pt", generator)
-    reg = standin_registry(StandinBackbone())  # only for the command list; the backbone is the checkpoint
+    reg = discover()
     for name in ("a", "b"):
         result = run_cli("-q", "sample", "--backbone", ckpt, "-n", "3", "--cache", tmp_path / f"{name}.h5",
                          "--out", tmp_path / name, "--layers", "b8.conv1,b16.conv0", registry=reg)

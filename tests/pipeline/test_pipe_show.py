@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -11,20 +9,16 @@ import pytest
 from PIL import Image
 
 from dgan_cli.cache import CacheSpec, CacheWriter, LabelSchema
-
-sys.path.insert(0, str(Path(__file__).parent))
-from pipe_sample_standin import StandinBackbone, standin_registry  # noqa: E402
-from dgan_plugins.pipeline.show import CAPTION, GAP, MISSING  # noqa: E402
+from dgan_cli.registry import discover
+from dgan_plugins.pipeline.show import CAPTION, GAP, MISSING
 
 H, W = 6, 10
 PALETTE = [[0, 0, 0], [255, 0, 0], [0, 255, 0]]
 
 
 @pytest.fixture
-def registry(monkeypatch):
-    reg = standin_registry(StandinBackbone())
-    monkeypatch.setattr("dgan_cli.registry._REGISTRY", reg)
-    return reg
+def registry():
+    return discover()
 
 
 def make_cache(path, n=5, real=False):

@@ -17,10 +17,12 @@ def rosinality_generator(seed=0, resolution=16):
                           synthesis_kwargs=dict(channel_base=128, channel_max=16))
 
 
-def test_converted_checkpoint_reproduces_the_generator(tmp_path):
+@pytest.mark.parametrize("zip_format", [True, False])  # torch >= 1.6 files, and older non-zip ones
+def test_converted_checkpoint_reproduces_the_generator(tmp_path, zip_format):
     G = rosinality_generator()
     path = tmp_path / "550000.pt"
-    torch.save({"g_ema": to_rosinality_state(G), "latent_avg": G.mapping.w_avg.clone()}, path)
+    torch.save({"g_ema": to_rosinality_state(G), "latent_avg": G.mapping.w_avg.clone()}, path,
+               _use_new_zipfile_serialization=zip_format)
     assert sniff_format(path) == "rosinality"
     loaded, fmt = load_any(path)
     assert fmt == "rosinality"

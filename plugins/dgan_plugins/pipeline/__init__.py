@@ -11,6 +11,7 @@ def dgan_commands():
     from dgan_plugins.pipeline.sample import sample_command
     from dgan_plugins.pipeline.select import select_command
     from dgan_plugins.pipeline.show import show_command
+    from dgan_plugins.pipeline.synth import synth_command
     from dgan_plugins.pipeline.train import train_command
 
     return [
@@ -18,4 +19,5 @@ def dgan_commands():
         CommandSpec(name="show", app=show_command, summary="Contact sheets of images and label overlays."),
         CommandSpec(name="select", app=select_command, summary="Pick samples to annotate."),
         CommandSpec(name="train", app=train_command, summary="Train a head's pixel-MLP ensemble on a labelled cache."),
+        CommandSpec(name="synth", app=synth_command, summary="Synthesize a labelled dataset: generator + interpreters + filter."),
     ]

@@ -100,22 +100,36 @@ def render_to_cache(backbone, writer, seeds: Sequence[int], layers: Sequence, tr
             bar.advance(len(chunk))
 
 
-def export_annotation_folder(cache: Path, out: Path) -> dict:
-    """Write every cached image as `out/<id>.png` plus `out/samples.json` (id -> seed, cache index)."""
+def make_folder(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DganError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
+
+
+def save_png(image: np.ndarray, path: Path) -> None:
+    """Write through a temporary name, so a PNG under its final name is always whole."""
     from PIL import Image
 
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        Image.fromarray(image).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise DganError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def export_annotation_folder(cache: Path, out: Path) -> dict:
+    """Write every cached image as `out/<id>.png` plus `out/samples.json` (id -> seed, cache index)."""
     from dgan_cli.cache import CacheReader
 
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     samples = {}
     with CacheReader(cache) as reader:
         ids, seeds = reader.ids, reader.seeds
         for index, (sample_id, seed) in enumerate(zip(ids, seeds)):
-            target = out / f"{sample_id}.png"
-            tmp = out / f".{sample_id}.png.tmp"
-            Image.fromarray(reader.images([index])[0]).save(tmp, format="PNG")
-            os.replace(tmp, target)
-            samples[sample_id] = {"seed": int(seed), "index": index, "image": target.name}
+            save_png(reader.images([index])[0], out / f"{sample_id}.png")
+            samples[sample_id] = {"seed": int(seed), "index": index, "image": f"{sample_id}.png"}
         index_file = {"cache": str(cache), "image_size": list(reader.image_hw),
                       "backbone": {k: (reader.backbone or {}).get(k) for k in ("name", "sha256")},
                       "samples": samples}

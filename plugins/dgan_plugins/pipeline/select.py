@@ -19,7 +19,8 @@ import typer
 
 from dgan_cli.errors import DganError
 from dgan_plugins.pipeline.sample import (NOISE_MODE, cache_spec, check_seeds, export_annotation_folder,
-                                          finished_cache, open_device, render_to_cache, sample_ids, to_uint8)
+                                          finished_cache, make_folder, open_device, render_to_cache, sample_ids,
+                                          save_png, to_uint8)
 
 DESCRIPTORS = ("features", "w")
 
@@ -89,10 +90,7 @@ def score_pool(backbone, interpreter, seeds: Sequence[int], truncation: float, b
 def write_selection(backbone, seeds: list[int], out: Path, cache: Optional[Path], layers, truncation: float,
                     batch: int, job: dict) -> dict:
     """Render the chosen seeds again (each depends only on its seed) into a cache and/or the folder."""
-    import os
-
     import torch
-    from PIL import Image
 
     from dgan_cli.cache import CacheWriter
     from dgan_cli.console import write_json
@@ -107,7 +105,7 @@ def write_selection(backbone, seeds: list[int], out: Path, cache: Optional[Path]
             finally:
                 writer.close()
         return export_annotation_folder(cache, out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     samples = {}
     for start in range(0, len(seeds), batch):
         chunk = seeds[start:start + batch]
@@ -115,9 +113,7 @@ def write_selection(backbone, seeds: list[int], out: Path, cache: Optional[Path]
             images, _ = backbone.synthesize(backbone.sample(chunk, truncation_psi=truncation)["ws"], layers=[],
                                             noise_mode=NOISE_MODE)
         for sample_id, seed, image in zip(sample_ids(chunk), chunk, to_uint8(images)):
-            tmp = out / f".{sample_id}.png.tmp"
-            Image.fromarray(image).save(tmp, format="PNG")
-            os.replace(tmp, out / f"{sample_id}.png")
+            save_png(image, out / f"{sample_id}.png")
             samples[sample_id] = {"seed": int(seed), "index": None, "image": f"{sample_id}.png"}
     index = {"cache": None, "image_size": [backbone.resolution] * 2,
              "backbone": {k: backbone.identity().get(k) for k in ("name", "sha256")}, "samples": samples}

@@ -257,14 +257,16 @@ def show_command(
     size = max(gallery.samples[0].image.shape[:2])
     scale = scale or max(1, math.ceil(128 / size))
     sheet = contact_sheet(gallery, columns, scale)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out, format="PNG")
-    out_console.print(f"{out}: {len(gallery.samples)} samples, panels: "
-                      f"{', '.join((['real'] if gallery.has_real else []) + ['image'] + gallery.kinds)}, "
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sheet.save(out, format="PNG")
+    except OSError as exc:
+        raise DganError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    panels = (["real"] if gallery.has_real else []) + ["image"] + gallery.kinds
+    out_console.print(f"{out}: {len(gallery.samples)} samples, panels: {', '.join(panels)}, "
                       f"{sheet.width}x{sheet.height} px")
     write_json(json_path, {"out": str(out), "source": str(source), "ids": [s.sample_id for s in gallery.samples],
-                           "panels": (["real"] if gallery.has_real else []) + ["image"] + gallery.kinds,
-                           "size": [sheet.width, sheet.height], "scale": scale})
+                           "panels": panels, "size": [sheet.width, sheet.height], "scale": scale})
 
 
 def _read_labels(path: Path) -> dict:

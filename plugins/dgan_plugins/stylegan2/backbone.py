@@ -50,8 +50,7 @@ class StyleGAN2Backbone:
         bad = [s for s in seeds if not isinstance(s, (int, np.integer)) or not 0 <= int(s) <= MAX_SEED]
         if bad:
             raise DganError(f"seed {bad[0]!r} is not an integer in [0, {MAX_SEED}]")
-        z = np.stack([np.random.RandomState(int(s)).randn(self.z_dim) for s in seeds]) if len(seeds) else \
-            np.zeros([0, self.z_dim])
+        z = np.array([np.random.RandomState(int(s)).randn(self.z_dim) for s in seeds]).reshape(len(seeds), -1)
         return torch.from_numpy(z).to(self.device, torch.float32)
 
     @torch.no_grad()

@@ -48,7 +48,7 @@ class RefusedGlobal(Exception):
 
 
 class _Call:
-    """A per-load callable wrapper without a __dict__, so a BUILD opcode cannot retarget it."""
+    """A per-load wrapper of a stand-in function: a BUILD opcode aimed at it changes nothing beyond this load."""
 
     __slots__ = ("fn",)
 

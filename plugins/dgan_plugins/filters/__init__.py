@@ -1,0 +1,1 @@
+"""Built-in filters (which synthesized samples to keep), one plugin module each: js."""

@@ -1,0 +1,220 @@
+"""`dgan synth`: the dataset factory. Generator + trained interpreters -> labelled samples.
+
+Sample i comes from seed SEED + i alone (z from the seed, truncation psi,
+constant noise). Every interpreter runs its ensemble on the generator's
+native-resolution features (the fast path) and its head turns the members'
+outputs into a label and an uncertainty map; the filter scores each map.
+Everything goes into OUT/synth.h5 through the cache writer, so a killed run
+resumes where it stopped and ends with the same bytes as an uninterrupted one
+(same settings, same device). At the end the filter marks the kept samples
+(`scores/keep`), and the exports hold the kept samples only.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import typer
+
+from dgan_cli.console import print_table, progress, write_json
+from dgan_cli.errors import DganError
+
+EXPORTS = ("folder", "hdf5")
+SYNTH_FILE, FOLDER, DATASET_FILE = "synth.h5", "folder", "dataset.h5"
+
+
+def parse_exports(text: str) -> list[str]:
+    chosen = [t.strip() for t in text.split(",") if t.strip() and t.strip() != "none"]
+    unknown = [t for t in chosen if t not in EXPORTS]
+    if unknown:
+        raise DganError(f"--export: unknown export '{unknown[0]}'", hint=f"choose from {', '.join(EXPORTS)} or none")
+    return chosen
+
+
+def load_interpreters(paths: List[Path], backbone) -> list:
+    """Interpreters that fit this backbone (same generator, size and layers), one per head kind."""
+    from dgan_cli.interpreter import Interpreter
+
+    interpreters, kinds = [], set()
+    layers = {layer.name: layer for layer in backbone.layers}
+    for path in paths:
+        interp = Interpreter.load(path)
+        interp.check_backbone(backbone.identity(), path)
+        if tuple(interp.image_hw) != (backbone.resolution, backbone.resolution):
+            raise DganError(f"{path}: trained for {interp.image_hw[0]}x{interp.image_hw[1]} images, "
+                            f"the generator makes {backbone.resolution}x{backbone.resolution}")
+        wrong = [l.name for l in interp.layers if layers.get(l.name) != l]
+        if wrong:
+            raise DganError(f"{path}: layer '{wrong[0]}' does not match the generator's layers")
+        if interp.head_name in kinds:
+            raise DganError(f"two interpreters for head '{interp.head_name}'; give one per head")
+        kinds.add(interp.head_name)
+        interpreters.append(interp)
+    return interpreters
+
+
+def finished_run(path: Path, spec) -> bool:
+    """True when `path` is a complete output of this very job; refuses one of another job."""
+    from dgan_cli.cache import CacheReader
+    from dgan_cli.errors import CacheFormatError
+
+    if not path.exists():
+        return False
+    try:
+        with CacheReader(path) as reader:
+            stored = reader.spec
+    except CacheFormatError:
+        return False  # unfinished or foreign: CacheWriter.open resumes or refuses it
+    if not stored.same_job(spec):
+        raise DganError(f"{path}: a finished synth run with other settings",
+                        hint="use another --out, or --overwrite to replace it")
+    return True
+
+
+def synth_spec(backbone, interpreters, layers, keep_features: bool, job: dict):
+    from dgan_cli.cache import CacheSpec
+
+    return CacheSpec(image_shape=(backbone.resolution, backbone.resolution, 3),
+                     layers=tuple(layers) if keep_features else (),
+                     latents={"z": (backbone.z_dim,), "ws": (backbone.num_ws, backbone.w_dim)},
+                     scores=tuple(f"{i.head_name}-uncertainty" for i in interpreters) + ("keep",),
+                     provenance={"backbone": backbone.identity(), "job": job})
+
+
+def generate(backbone, interpreters, runners, filt, writer, seeds, layers, truncation: float, batch: int,
+             tile_rows: Optional[int], keep_features: bool) -> None:
+    """Append the samples of `seeds` not yet committed (resume), `batch` at a time."""
+    import torch
+
+    from dgan_plugins.pipeline.sample import NOISE_MODE, sample_ids, to_uint8
+
+    names = [layer.name for layer in layers]
+    done = writer.count
+    with progress("Synthesizing", total=len(seeds)) as bar:
+        bar.advance(done)
+        for start in range(done, len(seeds), batch):
+            chunk = [int(s) for s in seeds[start:start + batch]]
+            with torch.no_grad():
+                latents = backbone.sample(chunk, truncation_psi=truncation)
+                images, features = backbone.synthesize(latents["ws"], layers=names, noise_mode=NOISE_MODE)
+            labels, scores = {}, {}
+            for interp, runner in zip(interpreters, runners):
+                outputs = runner(features, tile_rows=tile_rows)  # [B, M, K, H, W]
+                combined = [interp.head.combine(outputs[b]) for b in range(len(chunk))]
+                labels[interp.head_name] = np.stack([label for label, _ in combined])
+                scores[f"{interp.head_name}-uncertainty"] = np.array(
+                    [filt.score(umap, label) for label, umap in combined], np.float32)
+            writer.append(images=to_uint8(images), ids=sample_ids(chunk), seeds=chunk,
+                          latents={k: latents[k].cpu().numpy() for k in ("z", "ws")},
+                          features={k: features[k].to(torch.float16).cpu().numpy() for k in names}
+                          if keep_features else None,
+                          scores=scores, labels=labels)
+            bar.advance(len(chunk))
+
+
+def apply_filter(writer, filt, interpreters, drop: float) -> np.ndarray:
+    """Score matrix [N, heads] -> keep mask, stored as `scores/keep` (1 kept, 0 dropped)."""
+    n = writer.count
+    columns = [writer.h5[f"scores/{i.head_name}-uncertainty"][:n] for i in interpreters]
+    keep = np.asarray(filt.keep(np.stack(columns, axis=1), drop), dtype=bool)
+    if keep.shape != (n,):
+        raise DganError(f"filter '{filt.name}' returned a mask of shape {keep.shape} for {n} samples")
+    writer.set_scores("keep", np.arange(n), keep.astype(np.float32))
+    return keep
+
+
+def synth_command(
+    backbone: str = typer.Option(..., "--backbone", help="Checkpoint file or registered backbone name."),
+    interpreter: List[Path] = typer.Option(..., "--interpreter", help="Interpreter from `dgan train` (repeatable, one per head)."),
+    n: int = typer.Option(..., "-n", "--n", help="Number of samples (seeds SEED .. SEED+n-1)."),
+    seed: int = typer.Option(0, "--seed", help="First seed."),
+    out: Path = typer.Option(..., "--out", help="Output folder: synth.h5, dataset.h5, folder/."),
+    truncation: float = typer.Option(0.7, "--truncation", help="Truncation psi (0.7 as the reference code)."),
+    filter_name: str = typer.Option("js", "--filter", help="Filter by registered name."),
+    filter_option: List[str] = typer.Option([], "--filter-option", help="Filter option KEY=VALUE, e.g. aggregate=top10-mean."),
+    drop: float = typer.Option(0.0, "--drop", help="Fraction of the most uncertain samples to drop (paper: 0.1)."),
+    export: str = typer.Option("folder,hdf5", "--export", help="Comma-separated exports: folder, hdf5 (or none)."),
+    keep_features: bool = typer.Option(False, "--keep-features", help="Also store the generator features in synth.h5."),
+    batch: int = typer.Option(4, "--batch", help="Samples per generator forward pass."),
+    tile_rows: Optional[int] = typer.Option(None, "--tile-rows", help="Run the ensembles on bands of this many rows (memory)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start over even if OUT holds another run."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
+) -> None:
+    """Synthesize labelled samples: generator + interpreters (+ filter), resumable, exported."""
+    from dgan_cli import load_backbone
+    from dgan_cli.cache import CacheReader, CacheWriter
+    from dgan_cli.registry import default_registry
+    from dgan_plugins.pipeline.export import export_folder, export_hdf5
+    from dgan_plugins.pipeline.sample import NOISE_MODE, check_seeds, open_device
+    from dgan_plugins.pipeline.train import parse_options
+
+    check_seeds(seed, n)
+    if batch < 1:
+        raise DganError(f"--batch must be at least 1, got {batch}")
+    if not 0 <= drop < 1:
+        raise DganError(f"--drop must be in [0, 1), got {drop}")
+    if tile_rows is not None and tile_rows < 1:
+        raise DganError(f"--tile-rows must be at least 1, got {tile_rows}")
+    if not np.isfinite(truncation):
+        raise DganError(f"--truncation must be a finite number, got {truncation}")
+    exports = parse_exports(export)
+    spec_filter = default_registry().get("filter", filter_name)
+    try:
+        filt = spec_filter.build(**parse_options(filter_option, "--filter-option"))
+    except (TypeError, ValueError) as exc:
+        raise DganError(f"filter '{filter_name}': {exc}", hint="check --filter-option") from exc
+    started = time.perf_counter()
+    dev = open_device(device)
+    model = load_backbone(backbone, device=dev)
+    interpreters = load_interpreters(interpreter, model)
+    wanted = {l.name for i in interpreters for l in i.layers}
+    layers = [layer for layer in model.layers if layer.name in wanted]
+    job = {"name": "synth", "seed": seed, "n": n, "truncation_psi": truncation, "noise_mode": NOISE_MODE,
+           "batch": batch, "tile_rows": tile_rows, "drop": drop,
+           "filter": {"name": filter_name, "options": filt.config()},
+           "interpreters": [{"head": i.head_name, "sha256": i.source_sha256} for i in interpreters]}
+    spec = synth_spec(model, interpreters, layers, keep_features, job)
+    path = out / SYNTH_FILE
+    resumed = 0
+    if overwrite or not finished_run(path, spec):
+        writer = CacheWriter.open(path, spec, overwrite=overwrite)
+        try:
+            for interp in interpreters:
+                writer.declare_labels(interp.head_name, interp.head.label_schema((model.resolution,) * 2))
+            resumed = writer.count
+            runners = [interp.fast(dev) for interp in interpreters]
+            generate(model, interpreters, runners, filt, writer, list(range(seed, seed + n)), layers,
+                     truncation, batch, tile_rows, keep_features)
+            apply_filter(writer, filt, interpreters, drop)
+            writer.finish()
+        finally:
+            writer.close()
+    else:
+        resumed = n  # already complete: only the exports are written again
+    done = {}
+    with CacheReader(path) as reader:
+        keep = reader.scores("keep") == 1
+        mean_scores = {i.head_name: float(np.nanmean(reader.scores(f"{i.head_name}-uncertainty")))
+                       for i in interpreters}
+        if "folder" in exports:
+            done["folder"] = export_folder(reader, out / FOLDER)
+        if "hdf5" in exports:
+            done["hdf5"] = export_hdf5(reader, out / DATASET_FILE)
+    seconds = time.perf_counter() - started
+    summary = {"samples": n, "seeds": [seed, seed + n - 1], "resumed_from": resumed, "kept": int(keep.sum()),
+               "dropped": int((~keep).sum()), "heads": [i.head_name for i in interpreters],
+               "mean_uncertainty": mean_scores, "filter": job["filter"], "drop": drop, "synth": str(path),
+               "exports": done, "seconds": round(seconds, 3)}
+    rows = [["samples", n], ["seeds", f"{seed}..{seed + n - 1}"], ["resumed after", resumed],
+            ["kept / dropped", f"{summary['kept']} / {summary['dropped']}"],
+            *[[f"{h} mean uncertainty", v] for h, v in mean_scores.items()],
+            ["synth.h5", path], *[[f"export {k}", f"{v['path']} ({v['samples']} samples)"] for k, v in done.items()],
+            ["seconds", round(seconds, 2)]]
+    skipped = done.get("folder", {}).get("skipped_kinds")
+    if skipped:
+        rows.append(["not in folder", ", ".join(skipped) + " (in the HDF5 files only)"])
+    print_table("dgan synth", ["", ""], rows)
+    write_json(json_path, summary)
