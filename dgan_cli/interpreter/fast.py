@@ -41,7 +41,7 @@ class FastEnsemble:
 
     `__call__(features)` takes {layer: [B, C, r, r]} and returns every
     member's outputs [B, M, K, H, W]. With `tile_rows`, the full-resolution
-    hidden activations ([B, M * H1, rows, W]) exist one band of rows at a time.
+    hidden activations ([B, rows, W, M * H1]) exist one band of rows at a time.
     """
 
     def __init__(self, ensemble: Ensemble, layers: Sequence[LayerInfo], image_hw: tuple[int, int],
@@ -73,8 +73,8 @@ class FastEnsemble:
             b2.append(m[3].bias + m[3].weight @ t1)
             w3.append(m[6].weight * s2)
             b3.append(m[6].bias + m[6].weight @ t2)
-        self.w2, self.b2 = torch.stack(w2), torch.stack(b2)[..., None]  # [M, H2, H1], [M, H2, 1]
-        self.w3, self.b3 = torch.stack(w3), torch.stack(b3)[..., None]  # [M, K, H2], [M, K, 1]
+        self.w2, self.b2 = torch.stack(w2).transpose(1, 2), torch.stack(b2)[:, None]  # [M, H1, H2], [M, 1, H2]
+        self.w3, self.b3 = torch.stack(w3).transpose(1, 2), torch.stack(b3)[:, None]  # [M, H2, K], [M, 1, K]
         for name in ("b1", "w2", "b2", "w3", "b3"):
             setattr(self, name, getattr(self, name).detach().float().to(self.device))
         for group in self.groups:
@@ -89,42 +89,46 @@ class FastEnsemble:
                  for y0 in range(0, height, rows)]
         return bands[0] if len(bands) == 1 else torch.cat(bands, dim=-2)
 
+    # Activations are kept pixel-major ([B, h, w, M*H1], "channels last"): bilinear upsampling then
+    # blends contiguous channel vectors, and each member's slice feeds a strided batched matmul.
     def _first_layer(self, group: _Group, features) -> torch.Tensor:
-        """The group's share of the first linear layer at native resolution -> [B, M*H1, r, r]."""
+        """The group's share of the first linear layer at native resolution -> [B, r, r, M*H1]."""
         x = torch.cat([features[name].to(self.device, torch.float32) for name in group.layers], dim=1)
-        b, c, h, w = x.shape
-        return torch.matmul(group.weight, x.reshape(b, c, h * w)).reshape(b, -1, h, w)
+        return torch.matmul(x.permute(0, 2, 3, 1), group.weight.T)
 
     def _hidden(self, native: list[torch.Tensor], y0: int, y1: int, tiled: bool) -> torch.Tensor:
-        """First-layer activations for image rows y0:y1 (before ReLU), [B, M*H1, y1-y0, W]."""
+        """First-layer activations for image rows y0:y1 (before ReLU), [B, y1-y0, W, M*H1]."""
         total = None
-        for g in native:
-            if not tiled:
-                up = F.interpolate(g, size=self.image_hw, mode="bilinear", align_corners=False)
-            else:
+        for g in reversed(native):  # highest resolution first: at image size it needs no upsampling
+            if tiled:
                 up = upsample_rows(g, self.image_hw, y0, y1)
+            elif g.shape[1:3] == self.image_hw:
+                up = g  # a temporary of this call, used once: safe to accumulate into
+            else:
+                up = F.interpolate(g.permute(0, 3, 1, 2), size=self.image_hw, mode="bilinear",
+                                   align_corners=False).permute(0, 2, 3, 1)
             total = up if total is None else total.add_(up)
-        return total.add_(self.b1[None, :, None, None])
+        return total.add_(self.b1)
 
     def _rest(self, z1: torch.Tensor) -> torch.Tensor:
         """ReLU, then the folded second and third layers for all members -> [B, M, K, h, W]."""
-        b, _, h, w = z1.shape
-        a1 = torch.relu_(z1).reshape(b, self.members, -1, h * w)
-        a2 = torch.relu_(torch.matmul(self.w2, a1).add_(self.b2))
-        out = torch.matmul(self.w3, a2).add_(self.b3)
-        return out.reshape(b, self.members, self.num_outputs, h, w)
+        b, h, w, _ = z1.shape
+        a1 = torch.relu_(z1).reshape(b * h * w, self.members, -1).transpose(0, 1)  # [M, P, H1], strided
+        a2 = torch.relu_(torch.baddbmm(self.b2, a1, self.w2))
+        out = torch.baddbmm(self.b3, a2, self.w3)  # [M, P, K]
+        return out.reshape(self.members, b, h, w, self.num_outputs).permute(1, 0, 4, 2, 3).contiguous()
 
 
 def upsample_rows(x: torch.Tensor, out_hw: tuple[int, int], y0: int, y1: int) -> torch.Tensor:
-    """Rows y0:y1 of `F.interpolate(x, out_hw, mode="bilinear", align_corners=False)`."""
-    _, _, h, w = x.shape
+    """Rows y0:y1 of a bilinear upsampling (align_corners=False) of pixel-major x [B, h, w, C] (a new tensor)."""
+    _, h, w, _ = x.shape
     if (h, w) == tuple(out_hw):
-        return x[:, :, y0:y1].clone()
+        return x[:, y0:y1].clone()
     r0, r1, wy = (torch.as_tensor(a, device=x.device) for a in axis_taps(np.arange(y0, y1), h, out_hw[0]))
     c0, c1, wx = (torch.as_tensor(a, device=x.device) for a in axis_taps(np.arange(out_hw[1]), w, out_hw[1]))
-    wy, wx = wy[:, None], wx
-    rows = x[:, :, r0] * (1 - wy) + x[:, :, r1] * wy
-    return rows[..., c0] * (1 - wx) + rows[..., c1] * wx
+    wy, wx = wy[:, None, None], wx[:, None]
+    rows = x[:, r0] * (1 - wy) + x[:, r1] * wy
+    return rows[:, :, c0] * (1 - wx) + rows[:, :, c1] * wx
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ from dgan_cli.errors import DganError
 from dgan_cli.interpreter.ensemble import Ensemble
 from dgan_cli.types import LayerInfo
 
-EVAL_CHUNK = 65536
+EVAL_VALUES = 1 << 24  # float32 values per evaluation chunk (64 MiB)
 
 
 @dataclass(frozen=True)
@@ -60,20 +60,29 @@ class MemberReport:
 
 def member_pixels(reader, head, kind: str, layers: Sequence[LayerInfo], indices: Sequence[int],
                   per_image: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """One member's training set: fp16 features [P, C] and float32 targets [P, T]."""
+    """One member's training set: fp16 features [P, C] and float32 targets [P, T].
+
+    Pixels are drawn first, so the feature matrix is allocated once and filled
+    image by image (no second copy of it is ever made).
+    """
     names = [layer.name for layer in layers]
-    feats, targets = [], []
+    picks, targets = [], []
     for i in indices:
         label = reader.labels(kind, [int(i)])[0]
         ys, xs = head.sample_pixels(label, per_image, rng, image_hw=reader.image_hw)
         ys, xs = np.asarray(ys, dtype=np.int64), np.asarray(xs, dtype=np.int64)
-        if len(ys) == 0:
-            continue
-        feats.append(torch.from_numpy(reader.pixel_features(int(i), ys, xs, names).astype(np.float16)))
-        targets.append(torch.from_numpy(np.asarray(head.pixel_targets(label, ys, xs), dtype=np.float32)))
-    if not feats:
+        if len(ys):
+            picks.append((int(i), ys, xs))
+            targets.append(torch.from_numpy(np.asarray(head.pixel_targets(label, ys, xs), dtype=np.float32)))
+    if not picks:
         raise DganError(f"{reader.path}: the '{kind}' labels have no usable pixels")
-    return torch.cat(feats), torch.cat(targets)
+    x = torch.empty(sum(len(ys) for _, ys, _ in picks), sum(layer.channels for layer in layers),
+                    dtype=torch.float16)
+    start = 0
+    for i, ys, xs in picks:
+        x[start:start + len(ys)] = torch.from_numpy(reader.pixel_features(i, ys, xs, names))
+        start += len(ys)
+    return x, torch.cat(targets)
 
 
 def train_member(member: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, head, options: TrainOptions,
@@ -118,8 +127,8 @@ def evaluate_member(member: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, h
                     device: str) -> tuple[float, dict]:
     """Eval-mode loss and the head's metrics over a member's own training pixels."""
     member.eval()
-    outputs = torch.cat([member(x[i:i + EVAL_CHUNK].to(device).float()).cpu()
-                         for i in range(0, len(x), EVAL_CHUNK)])
+    chunk = max(1, EVAL_VALUES // x.shape[1])
+    outputs = torch.cat([member(x[i:i + chunk].to(device).float()).cpu() for i in range(0, len(x), chunk)])
     loss = float(head.loss(outputs, y))
     metrics = head.metrics(outputs, y) if hasattr(head, "metrics") else {}
     return loss, {k: float(v) for k, v in metrics.items()}

@@ -57,7 +57,8 @@ def test_interp_fast_tiled_equals_untiled(tile_rows):
 def test_interp_upsample_rows_matches_interpolate():
     x = torch.randn(2, 3, 5, 7)
     full = torch.nn.functional.interpolate(x, size=(19, 23), mode="bilinear", align_corners=False)
-    torch.testing.assert_close(upsample_rows(x, (19, 23), 4, 11), full[:, :, 4:11], rtol=1e-5, atol=1e-5)
+    rows = upsample_rows(x.permute(0, 2, 3, 1), (19, 23), 4, 11).permute(0, 3, 1, 2)
+    torch.testing.assert_close(rows, full[:, :, 4:11], rtol=1e-5, atol=1e-5)
 
 
 def test_interp_member_shapes_and_init():
@@ -72,3 +73,31 @@ def test_interp_member_shapes_and_init():
     assert torch.equal(again.members[1][3].weight, ens.members[1][3].weight)
     out = ens.eval()(torch.zeros(7, 40))
     assert out.shape == (2, 7, 3)
+
+
+def test_interp_fast_equals_naive_on_stylegan2_features():
+    """The real layer layout: a random-weight 32px StyleGAN2 (two maps per resolution from 8px on)."""
+    from dgan_plugins.stylegan2.backbone import StyleGAN2Backbone
+    from dgan_plugins.stylegan2.networks import Generator
+
+    torch.manual_seed(0)
+    gen = Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=32, img_channels=3,
+                    mapping_kwargs={"num_layers": 2}, synthesis_kwargs={"channel_base": 256, "channel_max": 16})
+    backbone = StyleGAN2Backbone(gen.eval())
+    with torch.no_grad():
+        _, feats = backbone.synthesize(backbone.sample([3, 4], 0.7)["ws"])
+    ens = _random_ensemble(sum(l.channels for l in backbone.layers), 4, members=3, seed=9)
+    naive = naive_outputs(ens, feats, backbone.layers, (32, 32))
+    fast = FastEnsemble(ens, backbone.layers, (32, 32))
+    torch.testing.assert_close(fast(feats), naive, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fast(feats, tile_rows=7), naive, rtol=1e-4, atol=1e-4)
+
+
+def test_interp_fast_leaves_features_untouched():
+    layers = [LayerInfo("full", 3, 8)]
+    feats = _features(layers, batch=1, seed=2)
+    before = feats["full"].clone()
+    fast = FastEnsemble(_random_ensemble(3, 2, members=2), layers, (8, 8))
+    fast(feats, tile_rows=3)
+    fast(feats)
+    assert torch.equal(feats["full"], before)

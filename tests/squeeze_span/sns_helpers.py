@@ -1,11 +1,10 @@
 """Helpers for the squeeze-and-span tests: a random 16px StyleGAN2, CLI calls, error checks."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 # Small everything: 8px student inputs, 16-d representations, a few steps.
-TINY_TRAIN = ["--resolution", "8", "--batch-size", "8", "--dim", "16", "--steps", "2", "--checkpoint-every", "1"]
+TINY_TRAIN = ["--resolution", "8", "--batch-size", "8", "--dim", "16", "--steps", "2"]
 
 
 def tiny_generator(seed: int = 0):
@@ -43,6 +42,3 @@ def one_error_line(result) -> str:
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in result.err, result.err
     return lines[0]
 
-
-def uint8_images(count: int, size: int, seed: int = 0) -> torch.Tensor:
-    return torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (count, 3, size, size), dtype=np.uint8))

@@ -15,6 +15,15 @@ from dgan_plugins.stylegan2.train.losses import (PathLength, discriminator_loss,
                                                  r1_penalty)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors on a shared 2-core machine: one thread avoids OpenMP spin-waits."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 

@@ -107,12 +107,14 @@ def test_run_folder_holds_checkpoints_samples_and_a_loadable_generator(tmp_path,
     assert not list(run.rglob("*.tmp"))
 
 
-def test_first_interrupt_finishes_the_step_and_checkpoints(tmp_path, image_folder, monkeypatch):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_first_interrupt_finishes_the_step_and_checkpoints(tmp_path, image_folder, monkeypatch, signum):
     step = Trainer.step
+    handler_before = signal.getsignal(signum)
 
     def interrupted_step(self, real):
         if self.step_count == 1:
-            os.kill(os.getpid(), signal.SIGINT)  # arrives mid-step
+            os.kill(os.getpid(), signum)  # arrives mid-step
         return step(self, real)
 
     monkeypatch.setattr(Trainer, "step", interrupted_step)
@@ -120,7 +122,35 @@ def test_first_interrupt_finishes_the_step_and_checkpoints(tmp_path, image_folde
     with pytest.raises(KeyboardInterrupt):
         train_backbone(run, _options(image_folder, steps=10, snapshot_every=100))
     assert load_checkpoint(run / "latest.pt")["step"] == 2
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signum) is handler_before
+
+
+def test_a_run_stopped_before_its_first_snapshot_resumes_from_scratch_with_the_same_bytes(tmp_path, image_folder):
+    run = tmp_path / "run"
+    train_backbone(run, _options(image_folder, steps=1))
+    first = load_checkpoint(run / "latest.pt")
+    for path in [run / "latest.pt", *run.glob("checkpoints/*.pt")]:
+        path.unlink()
+    train_backbone(run, {}, resume=True)
+    _assert_same(first["G"], load_checkpoint(run / "latest.pt")["G"])
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_a_diverged_loss_stops_the_run_and_keeps_the_last_checkpoint(tmp_path, image_folder, monkeypatch):
+    from dgan_cli.errors import DganError
+
+    step = Trainer.step
+
+    def diverging_step(self, real):
+        stats = step(self, real)
+        if self.step_count == 3:
+            stats["loss_D"] = torch.tensor(float("nan"))
+        return stats
+
+    monkeypatch.setattr(Trainer, "step", diverging_step)
+    with pytest.raises(DganError, match="diverged at step 3 \\(loss_D is nan\\)"):
+        train_backbone(tmp_path / "run", _options(image_folder, steps=4))
+    assert load_checkpoint(tmp_path / "run" / "latest.pt")["step"] == 2
 
 
 def test_toy_data_trains_from_the_renderer(tmp_path):
@@ -162,5 +192,15 @@ def test_cli_trains_and_rejects_bad_input_with_one_line(run_cli, tmp_path, image
     assert "unreadable image" in error("--out", tmp_path / "r4", "--data", image_folder)
     (image_folder / "big.png").unlink()
     (image_folder / "00.png").unlink()
-    assert "trained on 6 images" in error("--out", run, "--resume", "--steps", "4")
+    assert "started with 6 images of 8px" in error("--out", run, "--resume", "--steps", "4")
     assert not (tmp_path / "r2").exists()
+
+
+def test_toy_training_images_avoid_the_labelled_splits():
+    from dgan_plugins.stylegan2.train.data import ToyImages
+    from dgan_plugins.toy.dataset import GAN_SEED_START, split_seeds
+    from dgan_plugins.toy.render import render_batch
+
+    pool = ToyImages(3, 16)
+    np.testing.assert_array_equal(pool.batch([2]), render_batch([GAN_SEED_START + 2], 16)["images"])
+    assert all(max(split_seeds(name)) < GAN_SEED_START for name in ("train16", "test", "full"))

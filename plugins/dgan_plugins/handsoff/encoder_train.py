@@ -14,11 +14,12 @@ from pathlib import Path
 import torch
 
 from dgan_cli.console import progress
-from dgan_cli.errors import DganError
+from dgan_cli.errors import CheckpointError, DganError
 from dgan_plugins.handsoff.encoder import (LatentEncoder, check_backbone, encode, read_encoder,
                                            save_encoder)
 from dgan_plugins.handsoff.inversion import mean_w, render
 from dgan_plugins.handsoff.losses import ReconstructionLoss, check_loss, psnr
+from dgan_plugins.pipeline.sample import to_uint8
 
 MAX_SEED = 2 ** 32 - 1
 VALIDATION_SEEDS = [MAX_SEED - i for i in range(16)]  # never drawn by training
@@ -50,10 +51,6 @@ class EncoderTrainConfig:
         return asdict(self)
 
 
-def _to_uint8(images: torch.Tensor):
-    return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
 class EncoderTrainer:
     """Holds the encoder, its optimizer and step; `run(steps)` trains up to that many steps."""
 
@@ -68,16 +65,21 @@ class EncoderTrainer:
                 changed = sorted(k for k, v in config.as_dict().items() if data["config"].get(k) != v)
                 raise DganError(f"{self.out}: an encoder trained with other options ({', '.join(changed)})",
                                 hint="repeat the original options to resume, or choose another --out")
-            self.encoder = LatentEncoder(**data["arch"]).to(device)
-            self.encoder.load_state_dict(data["state_dict"])
-            self.w_avg = data["w_avg"].to(device)
-            self.optimizer = torch.optim.Adam(self.encoder.parameters(), lr=config.lr)
-            self.optimizer.load_state_dict(data["optimizer"])
-            self.step = self.resumed_from = int(data["step"])
+            try:
+                self.encoder = LatentEncoder(**data["arch"]).to(device)
+                self.encoder.load_state_dict(data["state_dict"])
+                self.w_avg = data["w_avg"].to(device)
+                self.optimizer = torch.optim.Adam(self.encoder.parameters(), lr=config.lr)
+                self.optimizer.load_state_dict(data["optimizer"])
+                self.step = self.resumed_from = int(data["step"])
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                raise CheckpointError(f"{self.out}: damaged encoder checkpoint ({type(exc).__name__})",
+                                      hint="delete it to start over") from exc
         else:
-            torch.manual_seed(config.seed)
-            self.encoder = LatentEncoder(backbone.resolution, backbone.num_ws, backbone.w_dim,
-                                         width=config.width).to(device)
+            with torch.random.fork_rng(devices=[]):  # seeded initialisation, global RNG untouched
+                torch.manual_seed(config.seed)
+                self.encoder = LatentEncoder(backbone.resolution, backbone.num_ws, backbone.w_dim,
+                                             width=config.width).to(device)
             self.w_avg = mean_w(backbone)
             self.optimizer = torch.optim.Adam(self.encoder.parameters(), lr=config.lr)
             self.step = 0
@@ -132,9 +134,9 @@ class EncoderTrainer:
         targets = self._render(true_ws)
         start = self.w_avg.view(1, 1, -1).expand_as(true_ws)
         found = encode(self.encoder, self._render, targets, self.w_avg, cfg.iterations)[-1]
-        real = _to_uint8(targets)
+        real = to_uint8(targets)
         result = {}
         for name, ws in (("w_avg", start), ("encoder", found)):
             result[name] = {"latent_mse": float(((ws - true_ws) ** 2).mean()),
-                            "psnr": float(psnr(real, _to_uint8(self._render(ws))).mean())}
+                            "psnr": float(psnr(real, to_uint8(self._render(ws))).mean())}
         return result

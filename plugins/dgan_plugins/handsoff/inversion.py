@@ -41,6 +41,12 @@ class InversionConfig:
             raise DganError(f"--space must be one of {', '.join(SPACES)}, got '{self.space}'")
         if self.steps < 0:
             raise DganError(f"--steps must be 0 or more, got {self.steps}")
+        if not self.peak_lr > 0:
+            raise DganError(f"--lr must be positive, got {self.peak_lr}")
+        if not (0 < self.rampup <= 1 and 0 < self.rampdown <= 1):
+            raise DganError("--rampup and --rampdown are fractions of the steps in (0, 1]")
+        if not self.latent_weight >= 0:
+            raise DganError(f"--latent-weight must be 0 or more, got {self.latent_weight}")
 
     def as_dict(self) -> dict:
         return asdict(self)

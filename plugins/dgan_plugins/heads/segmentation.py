@@ -69,10 +69,10 @@ class SegmentationHead:
 
         from dgan_cli.interpreter.uncertainty import js_divergence
 
-        votes = outputs.argmax(1)  # [M, H, W]
+        votes = outputs.max(1).indices  # [M, H, W]; max() is much faster than argmax() over a middle dim
         counts = torch.zeros(outputs.shape[1:], dtype=torch.int32, device=outputs.device)
         counts.scatter_add_(0, votes, torch.ones_like(votes, dtype=torch.int32))
-        label = counts.argmax(0).to(torch.int16)  # first maximum: ties -> lower class index
+        label = counts.max(0).indices.to(torch.int16)  # the first maximum: ties -> lower class index
         return label.cpu().numpy(), js_divergence(outputs).cpu().numpy().astype(np.float32)
 
     def config(self):

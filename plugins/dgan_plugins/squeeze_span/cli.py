@@ -16,8 +16,8 @@ def train_command(
     out: Path = typer.Option(..., "--out", help="Student checkpoint to write (resumed if it holds this same run)."),
     real: Optional[Path] = typer.Option(None, "--real", help="Real images for the span loss: a labelled folder "
                                         "or a folder of image files. Without it: squeeze only."),
-    steps: int = typer.Option(500, "--steps", help="Optimiser steps."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Images per step, synthetic + real."),
+    steps: int = typer.Option(200, "--steps", help="Optimiser steps."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Images per step, synthetic + real."),
     syn_ratio: Optional[float] = typer.Option(None, "--syn-ratio", help="alpha, the synthetic share of a batch "
                                               "(default: 0.5 with --real, else 1)."),
     resolution: int = typer.Option(0, "--resolution", help="Student input size (default: the generator's)."),
@@ -59,12 +59,14 @@ def train_command(
     run.resume()
     summary = run.run()
     last = summary["last"]
+    resumed = f" (resumed at {summary['resumed_from']})" if summary["resumed_from"] else ""
     print_table(f"Student {out}", ["", ""], [
-        ["method", summary["method"]], ["steps", f"{run.step} (resumed from {summary['resumed_from']})"],
+        ["method", summary["method"]], ["steps", f"{run.step}{resumed}"],
         ["batch (syn + real)", f"{config.syn_batch} + {config.real_batch}"],
         ["resolution / stem", f"{run.resolution} / {run.stem}"],
         ["final loss", last.get("loss", "-")],
-        ["representation std (syn / real)", f"{last.get('syn_std', '-')} / {last.get('real_std', '-')}"],
+        *[[f"representation std ({side})", last[key]] for side, key in (("syn", "syn_std"), ("real", "real_std"))
+          if key in last],
         ["seconds", summary["seconds"]]])
     write_json(json_path, {**summary, "config": config.as_dict(), "arch": run.arch()})
 

@@ -16,8 +16,8 @@ METHOD_NAMES = {"squeeze": "squeeze only (synthetic)", "vicreg-real": "VICReg on
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 500                 # CPU-sized default; the paper trains 200-800 epochs on a GPU
-    batch_size: int = 64             # synthetic + real images per step (paper: 512)
+    steps: int = 200                 # CPU-sized default; the paper trains 200-800 epochs on GPUs
+    batch_size: int = 32             # synthetic + real images per step (paper: 512)
     syn_ratio: float = 0.5           # alpha
     resolution: int = 0              # student input size; 0 = the generator's resolution
     stem: str = "auto"               # "cifar" (3x3 conv1, no max-pool), "imagenet", or "auto" (cifar up to 32px)
@@ -67,12 +67,12 @@ class TrainConfig:
             raise DganError(f"--steps must be at least 1, not {self.steps}")
         if not 0.0 <= self.syn_ratio <= 1.0:
             raise DganError(f"--syn-ratio must lie in [0, 1], not {self.syn_ratio}")
+        if self.batch_size < 2:
+            raise DganError(f"--batch-size must be at least 2, not {self.batch_size}")
         for name, size in (("synthetic", self.syn_batch), ("real", self.real_batch)):
             if size == 1:
                 raise DganError(f"--batch-size {self.batch_size} with --syn-ratio {self.syn_ratio} gives a "
                                 f"{name} batch of 1; the variance terms need at least 2")
-        if self.batch_size < 2:
-            raise DganError(f"--batch-size must be at least 2, not {self.batch_size}")
         if self.stem not in ("auto", "cifar", "imagenet"):
             raise DganError(f"--stem must be auto, cifar or imagenet, not '{self.stem}'")
         if self.resolution and self.resolution < 8:

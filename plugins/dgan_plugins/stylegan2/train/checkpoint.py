@@ -49,9 +49,16 @@ class RunFolder:
 
 
 def temporary_path(target: Path) -> Path:
-    """A fresh name next to `target` (same file system, so os.replace is atomic)."""
+    """A fresh name next to `target` (same file system, so os.replace is atomic).
+
+    mkstemp makes the file private (0600); give it the mode a plain open()
+    would, so the renamed file is as readable as any other output.
+    """
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
     return Path(name)
 
 
@@ -84,6 +91,14 @@ def publish_checkpoint(run: RunFolder, state: dict, keep: int) -> Path:
         for old in sorted(run.checkpoints.glob("step-*.pt"))[:-keep]:
             old.unlink()
     return path
+
+
+def latest_checkpoint(run: RunFolder) -> Path | None:
+    """latest.pt, else the newest step-XXXXXX.pt, else None (no snapshot yet)."""
+    if run.latest.exists():
+        return run.latest
+    steps = sorted(run.checkpoints.glob("step-*.pt"))
+    return steps[-1] if steps else None
 
 
 def load_checkpoint(path: Path) -> dict:

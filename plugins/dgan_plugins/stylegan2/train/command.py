@@ -15,26 +15,26 @@ def train_command(
     out: Path = typer.Option(..., "--out", help="Run folder: checkpoints, samples, metrics.jsonl, generator.pt."),
     data: Optional[str] = typer.Option(None, help="Folder of same-size square PNG/JPG images, or 'toy'."),
     resolution: Optional[int] = typer.Option(None, help="Image size (default: the images' size; 64 for toy)."),
-    toy_images: Optional[int] = typer.Option(None, help="Toy seed pool size, i.e. images in the data set [20000]."),
-    steps: Optional[int] = typer.Option(None, help="Total training steps; raise it to extend a run [10000]."),
-    batch: Optional[int] = typer.Option(None, help="Images per step [32]."),
-    channel_base: Optional[int] = typer.Option(None, help="Channels at resolution r: base / r ... [4096]."),
-    channel_max: Optional[int] = typer.Option(None, help="... capped at this [128]."),
-    z_dim: Optional[int] = typer.Option(None, help="Latent z size [128; official 512]."),
-    w_dim: Optional[int] = typer.Option(None, help="Style w size [128; official 512]."),
-    mapping_layers: Optional[int] = typer.Option(None, help="Mapping network depth [2; official 8]."),
-    lr: Optional[float] = typer.Option(None, help="Adam learning rate of G and D [0.0025]."),
-    r1_gamma: Optional[float] = typer.Option(None, help="R1 weight [0.0002 * resolution^2 / batch]."),
-    r1_every: Optional[int] = typer.Option(None, help="Steps between lazy R1 regularisations [16]."),
-    pl_weight: Optional[float] = typer.Option(None, help="Path-length regularisation weight, 0 = off [0; official 2]."),
-    style_mixing: Optional[float] = typer.Option(None, help="Style-mixing probability [0.9]."),
-    ema_kimg: Optional[float] = typer.Option(None, help="G_ema half-life in thousands of images [10 * batch / 32]."),
-    augment: Optional[str] = typer.Option(None, help="DiffAugment policy, or 'none' [color,translation,cutout]."),
-    seed: Optional[int] = typer.Option(None, help="Seed of every random draw [0]."),
-    snapshot_every: Optional[int] = typer.Option(None, help="Steps between checkpoint + sample grid [500]."),
-    log_every: Optional[int] = typer.Option(None, help="Steps between metrics.jsonl lines [10]."),
-    keep_checkpoints: Optional[int] = typer.Option(None, help="Checkpoints kept in RUN/checkpoints, 0 = all [5]."),
-    device: Optional[str] = typer.Option(None, help="cpu, cuda or auto [auto]."),
+    toy_images: Optional[int] = typer.Option(None, help="Toy data set size: seeds 0..N-1 (default 20000)."),
+    steps: Optional[int] = typer.Option(None, help="Total training steps; raise it to extend a run (default 10000)."),
+    batch: Optional[int] = typer.Option(None, help="Images per step (default 32)."),
+    channel_base: Optional[int] = typer.Option(None, help="Channels at resolution r: base / r ... (default 4096)."),
+    channel_max: Optional[int] = typer.Option(None, help="... capped at this (default 128)."),
+    z_dim: Optional[int] = typer.Option(None, help="Latent z size (default 128; official 512)."),
+    w_dim: Optional[int] = typer.Option(None, help="Style w size (default 128; official 512)."),
+    mapping_layers: Optional[int] = typer.Option(None, help="Mapping network depth (default 2; official 8)."),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate of G and D (default 0.0025)."),
+    r1_gamma: Optional[float] = typer.Option(None, help="R1 weight (default 0.0002 * resolution^2 / batch)."),
+    r1_every: Optional[int] = typer.Option(None, help="Steps between lazy R1 regularisations (default 16)."),
+    pl_weight: Optional[float] = typer.Option(None, help="Path-length weight, 0 = off (default 0; official 2)."),
+    style_mixing: Optional[float] = typer.Option(None, help="Style-mixing probability (default 0.9)."),
+    ema_kimg: Optional[float] = typer.Option(None, help="G_ema half-life in kimg (default 10 * batch / 32)."),
+    augment: Optional[str] = typer.Option(None, help="DiffAugment policy or 'none' (default color,translation,cutout)."),
+    seed: Optional[int] = typer.Option(None, help="Seed of every random draw (default 0)."),
+    snapshot_every: Optional[int] = typer.Option(None, help="Steps between checkpoint + sample grid (default 500)."),
+    log_every: Optional[int] = typer.Option(None, help="Steps between metrics.jsonl lines (default 10)."),
+    keep_checkpoints: Optional[int] = typer.Option(None, help="Checkpoints kept, 0 = all (default 5)."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda or auto (default auto)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
 ) -> None:
@@ -51,8 +51,9 @@ def train_command(
     )
     summary = train_backbone(out, options, resume=resume)
     metrics = summary["last_metrics"]
-    rows = [["run", summary["run"]], ["step", summary["step"]], ["images seen", summary["images_seen"]],
-            ["device", summary["device"]], ["generator", summary["generator"]]]
+    rows = [["run", summary["run"]], ["data", summary["data"]], ["step", summary["step"]],
+            ["images seen", summary["images_seen"]], ["device", summary["device"]],
+            ["generator", summary["generator"]]]
     rows += [[name, value] for name, value in metrics.items() if name not in ("step", "images_seen")]
     print_table("dgan backbone train", ["", ""], rows)
     write_json(json_path, summary)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -175,8 +174,8 @@ def read_config(path: Path) -> dict[str, Any]:
 
 def write_config(path: Path, config: TrainConfig) -> None:
     """Write config.json atomically (a crash never leaves half a file)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(config.as_dict(), handle, indent=2)
-        handle.write("\n")
+    from dgan_plugins.stylegan2.train.checkpoint import temporary_path
+
+    tmp = temporary_path(path)
+    tmp.write_text(json.dumps(config.as_dict(), indent=2) + "\n")
     os.replace(tmp, path)

@@ -73,7 +73,8 @@ class FolderImages:
 
 
 class ToyImages:
-    """The procedural toy world: index i is the image the renderer draws for seed i.
+    """The procedural toy world: index i is the image the renderer draws for seed
+    GAN_SEED_START + i, a range disjoint from the labelled train/test splits.
 
     Rendered images are kept (when the pool fits in CACHE_BYTES) since every
     epoch revisits them and rendering costs about 10 ms per 64px image.
@@ -84,9 +85,11 @@ class ToyImages:
     def __init__(self, count: int, resolution: int):
         if count < 1:
             raise DganError(f"--toy-images must be at least 1, got {count}")
+        from dgan_plugins.toy.dataset import GAN_SEED_START
         from dgan_plugins.toy.render import render_batch
 
-        self._render = render_batch
+        self._render = lambda idx, res: render_batch([GAN_SEED_START + int(i) for i in idx], res)
+        self.first_seed = GAN_SEED_START
         self.count = count
         self.resolution = resolution
         self._cache = None
@@ -98,15 +101,15 @@ class ToyImages:
         return self.count
 
     def describe(self) -> str:
-        return f"toy renderer, seeds 0..{self.count - 1} at {self.resolution}px"
+        return f"toy renderer, seeds {self.first_seed}..{self.first_seed + self.count - 1} at {self.resolution}px"
 
     def batch(self, indices: Sequence[int]) -> np.ndarray:
         indices = np.asarray(indices)
         if self._cache is None:
-            return self._render(indices.tolist(), self.resolution)["images"]
+            return self._render(indices, self.resolution)["images"]
         missing = np.unique(indices[~self._cached[indices]])
         if len(missing):
-            self._cache[missing] = self._render(missing.tolist(), self.resolution)["images"]
+            self._cache[missing] = self._render(missing, self.resolution)["images"]
             self._cached[missing] = True
         return self._cache[indices]
 

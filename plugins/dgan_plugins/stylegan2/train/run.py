@@ -4,6 +4,7 @@ log, snapshot. `train_backbone` is the Python entry point behind
 """
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
@@ -16,8 +17,8 @@ import torch
 from dgan_cli.console import progress
 from dgan_cli.errors import DganError
 from dgan_plugins.stylegan2.train import checkpoint as ckpt
-from dgan_plugins.stylegan2.train.config import (RESUME_MAY_CHANGE, TOY_RESOLUTION, TrainConfig, new_config,
-                                                 read_config, resumed_config, write_config)
+from dgan_plugins.stylegan2.train.config import (DEFAULTS, RESUME_MAY_CHANGE, TOY_RESOLUTION, TrainConfig,
+                                                 new_config, read_config, resumed_config, write_config)
 from dgan_plugins.stylegan2.train.data import EpochSampler, FolderImages, ToyImages, to_float_images
 from dgan_plugins.stylegan2.train.samples import grid_latents, render_grid, save_grid
 from dgan_plugins.stylegan2.train.trainer import Trainer
@@ -36,13 +37,15 @@ def train_backbone(out: str | Path, options: dict[str, Any], resume: bool = Fals
     state = None
     if resume:
         config = resumed_config(read_config(run.config), options)
-        state = ckpt.load_checkpoint(run.latest)
-        _check_same_run(config, state, run.latest)
+        latest = ckpt.latest_checkpoint(run)
+        if latest is not None:  # else it stopped before its first snapshot: start over
+            state = ckpt.load_checkpoint(latest)
+            _check_same_run(config, state, latest)
         source = _open_source(config.data, config.resolution, config.data_images)
         if len(source) != config.data_images or source.resolution != config.resolution:
-            raise DganError(f"cannot resume: the run was trained on {config.data_images} images at "
-                            f"{config.resolution}px, {source.describe()} now has {len(source)} "
-                            f"at {source.resolution}px")
+            raise DganError(f"cannot resume: the run started with {config.data_images} images of "
+                            f"{config.resolution}px, {config.data} now holds {len(source)} of "
+                            f"{source.resolution}px")
     else:
         if run.holds_run():
             raise DganError(f"{run.root} already holds a training run",
@@ -57,6 +60,7 @@ def train_backbone(out: str | Path, options: dict[str, Any], resume: bool = Fals
     run.create()
     if state is not None:
         trainer.load_state_dict(state)
+    if resume:
         ckpt.truncate_metrics(run, trainer.step_count)
     write_config(run.config, config)
     return _loop(run, config, trainer, source, device)
@@ -68,7 +72,7 @@ def _loop(run: ckpt.RunFolder, config: TrainConfig, trainer: Trainer, source, de
     sums: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
     last_record: dict = {}
-    last_snapshot = trainer.step_count if run.latest.exists() else -1
+    last_snapshot = trainer.step_count if ckpt.latest_checkpoint(run) is not None else -1
     interval_start, interval_steps = time.perf_counter(), 0
     with _deterministic(device), _stop_on_interrupt() as stop, \
             progress("Training", total=config.steps) as bar:
@@ -94,7 +98,8 @@ def _loop(run: ckpt.RunFolder, config: TrainConfig, trainer: Trainer, source, de
     if stop.requested:
         raise KeyboardInterrupt  # the CLI reports it; the checkpoint above is the resume point
     return {
-        "run": str(run.root), "step": trainer.step_count, "images_seen": trainer.images_seen,
+        "run": str(run.root), "data": source.describe(), "step": trainer.step_count,
+        "images_seen": trainer.images_seen,
         "device": str(device), "generator": str(run.generator), "checkpoint": str(run.latest),
         "last_metrics": last_record,
     }
@@ -103,9 +108,9 @@ def _loop(run: ckpt.RunFolder, config: TrainConfig, trainer: Trainer, source, de
 def _log(run, trainer: Trainer, sums: dict, counts: dict, seconds: float) -> dict:
     means = {name: (sums[name] / counts[name]).item() if name in sums else None
              for name in ("loss_G", "loss_D", "r1", "pl")}
-    bad = [name for name, value in means.items() if value is not None and value != value]
+    bad = [name for name, value in means.items() if value is not None and not math.isfinite(value)]
     if bad:
-        raise DganError(f"training diverged at step {trainer.step_count} ({bad[0]} is NaN); "
+        raise DganError(f"training diverged at step {trainer.step_count} ({bad[0]} is {means[bad[0]]}); "
                         f"the last checkpoint in {run.checkpoints} is kept")
     record = {"step": trainer.step_count, "images_seen": trainer.images_seen, **means,
               "sec_per_step": round(seconds, 4)}
@@ -127,7 +132,8 @@ def _snapshot(run: ckpt.RunFolder, config: TrainConfig, trainer: Trainer, grid_z
 
 def _open_source(data: str, resolution: int | None, toy_images: int | None):
     if data == "toy":
-        return ToyImages(toy_images if toy_images is not None else 20000, resolution or TOY_RESOLUTION)
+        count = toy_images if toy_images is not None else DEFAULTS["toy_images"]
+        return ToyImages(count, resolution or TOY_RESOLUTION)
     with progress("Reading images") as bar:
         source = FolderImages(data, progress=bar.advance)
     if resolution is not None and resolution != source.resolution:
@@ -171,18 +177,26 @@ class _StopFlag:
 
 @contextmanager
 def _stop_on_interrupt() -> Iterator[_StopFlag]:
-    """First Ctrl-C: finish the step and checkpoint. Second: stop at once."""
+    """First Ctrl-C (or SIGTERM, e.g. a scheduler's preemption): finish the step
+    and checkpoint. A second one acts as it would without us. Signals the
+    process ignores (a background job's SIGINT) stay ignored."""
     flag = _StopFlag()
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
+    previous = {}
 
     def request_stop(signum, frame):
         flag.requested = True
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous[signum])
 
-    previous = signal.signal(signal.SIGINT, request_stop) or signal.default_int_handler
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if handler is not signal.SIG_IGN:
+            previous[signum] = signal.SIG_DFL if handler is None else handler
+            signal.signal(signum, request_stop)
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
