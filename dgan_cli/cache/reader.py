@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-import h5py
 import numpy as np
 
 from dgan_cli.cache import pixels

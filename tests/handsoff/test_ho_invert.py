@@ -146,8 +146,12 @@ def test_an_interrupted_invert_resumes_where_it_stopped(world, tmp_path, monkeyp
     calls.clear()
     source.write(world["backbone"], world["folder"], cache)
     assert calls == [2]  # only the last two images were inverted again
-    with CacheReader(cache) as reader:
+    monkeypatch.undo()
+    source.write(world["backbone"], world["folder"], tmp_path / "straight.h5")
+    with CacheReader(cache) as reader, CacheReader(tmp_path / "straight.h5") as straight:
         assert reader.n == 6 and np.array_equal(reader.latents("ws")[:4], first)
+        assert np.array_equal(reader.latents("ws"), straight.latents("ws"))  # same bytes as a straight run
+        assert np.array_equal(reader.features(5)["b16.conv1"], straight.features(5)["b16.conv1"])
 
 
 def test_invert_crops_non_square_images_and_their_labels_alike(world, run_cli, tmp_path):
@@ -203,3 +207,15 @@ def test_a_cache_of_another_folder_is_not_resumed(world, tmp_path):
     shutil.copy(other / "images" / "000001.png", other / "images" / "000000.png")
     with pytest.raises(CacheFormatError, match="different job"):
         HandsOffSource(loss="pixel+msssim", steps=0).write(world["backbone"], other, cache)
+
+
+def test_the_label_source_is_registered_and_its_plugin_imports_no_torch():
+    import subprocess
+    import sys
+
+    from dgan_cli.registry import default_registry
+
+    source = default_registry().get("label_source", "handsoff").build(loss="pixel+msssim", steps=0)
+    assert isinstance(source, HandsOffSource)
+    probe = "import sys, dgan_plugins.handsoff as p; p.dgan_commands(); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"

@@ -104,8 +104,8 @@ def encoder_train_command(
     print_table(f"dgan encoder train: {out}", ["", "w_avg", "encoder"], [
         ["latent MSE (held-out samples)", quality["w_avg"]["latent_mse"], quality["encoder"]["latent_mse"]],
         ["PSNR dB (held-out samples)", quality["w_avg"]["psnr"], quality["encoder"]["psnr"]],
-        ["steps", trainer.resumed_from, trainer.step],
-        ["last loss", "-", losses[-1] if losses else "-"]])
+        ["steps done (resumed after)", "-", f"{trainer.step} ({trainer.resumed_from})"],
+        ["last training loss", "-", losses[-1] if losses else "-"]])
     write_json(json_path, {"out": str(out), "steps": trainer.step, "resumed_from": trainer.resumed_from,
                            "config": config.as_dict(), "validation": quality,
                            "losses": losses, "seconds": round(time.perf_counter() - started, 3)})

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
 
+from dgan_cli.atomic import atomic_output
 from dgan_cli.errors import CheckpointError
 from dgan_plugins.stylegan2 import official_pickle, rosinality
 from dgan_plugins.stylegan2.formats import DGAN_FORMAT, sniff_format
@@ -45,17 +44,8 @@ def save_checkpoint(path, generator: Generator, extra: dict | None = None) -> Pa
     data = {"format": DGAN_FORMAT, "format_version": FORMAT_VERSION, "config": generator.init_kwargs,
             "state_dict": {k: v.detach().to("cpu", copy=True).contiguous() for k, v in generator.state_dict().items()},
             **extra}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(data, fh)  # a file object: the archive's inner name must not be the temp name
     return path
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from dgan_cli.atomic import atomic_output
 
 from dgan_cli.errors import CheckpointError
 
@@ -48,45 +49,23 @@ class RunFolder:
         return self.samples / f"step-{step:06d}.png"
 
 
-def temporary_path(target: Path) -> Path:
-    """A fresh name next to `target` (same file system, so os.replace is atomic).
-
-    mkstemp makes the file private (0600); give it the mode a plain open()
-    would, so the renamed file is as readable as any other output.
-    """
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)
-    return Path(name)
-
-
 def atomic_torch_save(obj: Any, target: Path) -> None:
     import torch
 
-    tmp = temporary_path(target)
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_output(target) as tmp, open(tmp, "wb") as fh:
+        torch.save(obj, fh)  # a file object: the archive's inner name must not be the temp name
 
 
 def publish_checkpoint(run: RunFolder, state: dict, keep: int) -> Path:
     """Write step-XXXXXX.pt, point latest.pt at it, drop checkpoints beyond `keep`."""
     path = run.checkpoint(state["step"])
     atomic_torch_save({"format": CHECKPOINT_FORMAT, **state}, path)
-    tmp = temporary_path(run.latest)
-    tmp.unlink()
-    try:
-        os.link(path, tmp)  # no second copy on disk
-    except OSError:
-        shutil.copyfile(path, tmp)
-    os.replace(tmp, run.latest)
+    with atomic_output(run.latest) as tmp:
+        tmp.unlink()
+        try:
+            os.link(path, tmp)  # no second copy on disk
+        except OSError:
+            shutil.copyfile(path, tmp)
     if keep > 0:
         for old in sorted(run.checkpoints.glob("step-*.pt"))[:-keep]:
             old.unlink()
@@ -134,6 +113,5 @@ def truncate_metrics(run: RunFolder, after_step: int) -> None:
                 kept.append(line)
         except (ValueError, KeyError, TypeError):  # a line cut short by a crash
             continue
-    tmp = temporary_path(run.metrics)
-    tmp.write_text("".join(line + "\n" for line in kept))
-    os.replace(tmp, run.metrics)
+    with atomic_output(run.metrics) as tmp:
+        tmp.write_text("".join(line + "\n" for line in kept))

@@ -8,11 +8,11 @@ training (only the bookkeeping fields in RESUME_MAY_CHANGE may differ).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from dgan_cli.atomic import atomic_output
 from dgan_cli.errors import DganError
 
 CONFIG_FORMAT = "dgan-train-config/1"
@@ -174,8 +174,5 @@ def read_config(path: Path) -> dict[str, Any]:
 
 def write_config(path: Path, config: TrainConfig) -> None:
     """Write config.json atomically (a crash never leaves half a file)."""
-    from dgan_plugins.stylegan2.train.checkpoint import temporary_path
-
-    tmp = temporary_path(path)
-    tmp.write_text(json.dumps(config.as_dict(), indent=2) + "\n")
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(config.as_dict(), indent=2) + "\n")

@@ -2,13 +2,12 @@
 progress shows as the same faces (or cars...) sharpening over time."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from dgan_plugins.stylegan2.train.checkpoint import temporary_path
+from dgan_cli.atomic import atomic_output
 from dgan_plugins.stylegan2.train.randomness import GRID, step_generator
 
 
@@ -39,9 +38,5 @@ def save_grid(images: torch.Tensor, path: Path, columns: int) -> None:
     for index, image in enumerate(pixels):
         row, col = divmod(index, columns)
         canvas[row * height:(row + 1) * height, col * width:(col + 1) * width] = image.transpose(1, 2, 0)
-    tmp = temporary_path(path)
-    try:
+    with atomic_output(path) as tmp:
         Image.fromarray(canvas.squeeze(2) if channels == 1 else canvas).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
