@@ -184,7 +184,10 @@ def test_cli_trains_and_rejects_bad_input_with_one_line(run_cli, tmp_path, image
 
     assert "already holds a training run" in error("--out", run, "--data", image_folder)
     assert "started with --lr 0.0025, not 0.01" in error("--out", run, "--resume", "--steps", "4", "--lr", "0.01")
-    assert "no training run to resume" in error("--out", tmp_path / "nothing", "--resume")
+    assert "--data is required" in error("--out", tmp_path / "nothing", "--resume")  # empty: a new run
+    (tmp_path / "stray").mkdir()
+    (tmp_path / "stray" / "notes.txt").write_text("x")
+    assert "no training run to resume" in error("--out", tmp_path / "stray", "--resume")
     assert "image folder not found" in error("--out", tmp_path / "r2", "--data", tmp_path / "missing")
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(image_folder / "big.png")
     assert "images differ in size" in error("--out", tmp_path / "r3", "--data", image_folder)

@@ -13,13 +13,12 @@ configuration and step, the model and optimizer state.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from dgan_cli.atomic import atomic_output
 from dgan_cli.errors import CheckpointError
 
 FORMAT = "dgan-encoder"
@@ -74,15 +73,8 @@ def save_encoder(path, encoder: LatentEncoder, *, backbone: dict, w_avg: torch.T
     data = {"format": FORMAT, "format_version": FORMAT_VERSION, "backbone": backbone, "arch": encoder.arch,
             "w_avg": w_avg.detach().cpu(), "config": config, "step": int(step),
             "state_dict": {k: v.detach().cpu() for k, v in encoder.state_dict().items()}, "optimizer": optimizer}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(data, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        torch.save(data, tmp)
     return path
 
 

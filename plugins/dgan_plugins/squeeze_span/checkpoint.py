@@ -7,14 +7,13 @@ real (image count and content hash), history (per-step loss terms).
 """
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 
 import torch
 
+from dgan_cli.atomic import atomic_output
 from dgan_cli.errors import CheckpointError
 from dgan_plugins.squeeze_span.config import TrainConfig
 from dgan_plugins.squeeze_span.student import Student
@@ -24,18 +23,9 @@ FORMAT_VERSION = 1
 
 
 def save_checkpoint(path: Path, data: dict) -> None:
-    """Write atomically (temp file + rename): a crash leaves the previous checkpoint intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **data}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically: a crash leaves the previous checkpoint intact."""
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **data}, fh)
 
 
 def read_checkpoint(path: Path) -> dict:

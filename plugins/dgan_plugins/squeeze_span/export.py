@@ -10,12 +10,11 @@ model was built and how to feed it.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from dgan_cli.atomic import atomic_output
 from dgan_cli.console import write_json
 from dgan_plugins.squeeze_span.augment import INPUT_MEAN, INPUT_STD
 from dgan_plugins.squeeze_span.checkpoint import load_trained_student
@@ -44,15 +43,8 @@ def export_student(checkpoint: Path, out: Path, manifest_path: Path | None = Non
     """Write the state dict to `out` (atomically) and its manifest to `manifest_path` (default out.json)."""
     student, data = load_trained_student(checkpoint)
     state = torchvision_state_dict(student)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(out) as tmp, open(tmp, "wb") as fh:
+        torch.save(state, fh)
     arch = data["arch"]
     manifest = {
         "format": EXPORT_FORMAT, "file": out.name, "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),

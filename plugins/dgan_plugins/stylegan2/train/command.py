@@ -35,7 +35,7 @@ def train_command(
     log_every: Optional[int] = typer.Option(None, help="Steps between metrics.jsonl lines (default 10)."),
     keep_checkpoints: Optional[int] = typer.Option(None, help="Checkpoints kept, 0 = all (default 5)."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda or auto (default auto)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint (starts it if --out is empty)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
 ) -> None:
     """Train a StyleGAN2 generator on an image folder or the toy world (exact resume on CPU)."""

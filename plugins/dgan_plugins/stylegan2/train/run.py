@@ -35,6 +35,8 @@ def train_backbone(out: str | Path, options: dict[str, Any], resume: bool = Fals
     """
     run = ckpt.RunFolder(out)
     state = None
+    if resume and not (run.root.exists() and any(run.root.iterdir())):
+        resume = False  # nothing there yet: --resume starts the run, so a recipe can always pass it
     if resume:
         config = resumed_config(read_config(run.config), options)
         latest = ckpt.latest_checkpoint(run)
