@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-import h5py
 import numpy as np
 import pytest
 from PIL import Image
@@ -34,10 +33,10 @@ def make_cache(path, n=5, real=False):
     writer.set_labels("segmentation", [1, 3], np.stack([mask, mask]))
     writer.set_labels("keypoints", [3], np.array([[[2.5, 2.5, 1], [7.5, 3.5, 0]]], np.float32))
     writer.set_labels("depth", [3], np.tile(np.linspace(1, 2, W, dtype=np.float32), (1, H, 1)))
+    if real:  # as an inverted cache stores the real images it reconstructs
+        writer.declare_labels("real_image", LabelSchema((H, W, 3), "uint8", 0))
+        writer.set_labels("real_image", range(n), np.full((n, H, W, 3), 200, np.uint8))
     writer.finish()
-    if real:
-        with h5py.File(path, "r+") as f:  # as an inverted cache stores the images it reconstructs
-            f["real_images"] = np.full((n, H, W, 3), 200, np.uint8)
     return path
 
 

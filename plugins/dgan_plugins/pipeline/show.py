@@ -1,7 +1,7 @@
 """`dgan show`: a contact sheet of images with their labels, from a cache or a labelled folder.
 
 Each sample is one cell: its panels side by side, its id underneath. Panels:
-the real image (inverted caches holding `real_images`), the image, then one
+the real image (inverted caches holding `labels/real_image`), the image, then one
 per label kind present in the source: segmentation as the palette's colours
 over the image, keypoints as dots with the skeleton (names when panels are at
 least NAME_MIN_PX tall; hollow dots = labelled but not visible), depth as a
@@ -30,6 +30,7 @@ from dgan_cli.errors import DganError
 GAP, CAPTION, NAME_MIN_PX = 4, 14, 160
 BACKGROUND, MISSING = (24, 24, 24), (64, 64, 64)
 KIND_ORDER = ("segmentation", "keypoints", "depth")
+REAL_KIND = "real_image"  # the label kind under which `dgan invert` keeps the real images
 # Anchor colours of the depth map, near -> far.
 DEPTH_STOPS = np.array([[253, 231, 37], [94, 201, 98], [33, 145, 140], [59, 82, 139], [68, 1, 84]], dtype=np.float64)
 
@@ -76,19 +77,20 @@ def _from_cache(path: Path, n: int) -> Gallery:
     from dgan_cli.cache import CacheReader
 
     with CacheReader(path) as reader:
-        kinds = _ordered(reader.label_kinds)
+        # An inverted (HandsOff) cache keeps the real images as the `real_image` label kind.
+        has_real = REAL_KIND in reader.label_kinds
+        kinds = _ordered([k for k in reader.label_kinds if k != REAL_KIND])
         present = {k: set(reader.labelled(k).tolist()) for k in kinds}
         labelled = set().union(*present.values())
         chosen = (sorted(labelled) + [i for i in range(reader.n) if i not in labelled])[:n]
         names = {k: _names_from_schema(reader.label_schema(k).attrs) for k in kinds}
         ids = reader.ids
-        real = reader.h5["real_images"] if "real_images" in reader.h5 else None
         samples = []
         for i in chosen:
             labels = {k: reader.labels(k, [i])[0] for k in kinds if i in present[k]}
-            samples.append(Sample(ids[i], reader.images([i])[0], labels,
-                                  None if real is None else real[i], caption=ids[i]))
-    return Gallery(samples, names, kinds, has_real=real is not None)
+            real = reader.labels(REAL_KIND, [i])[0] if has_real else None
+            samples.append(Sample(ids[i], reader.images([i])[0], labels, real, caption=ids[i]))
+    return Gallery(samples, names, kinds, has_real=has_real)
 
 
 def _from_folder(path: Path, n: int) -> Gallery:
