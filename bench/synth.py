@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from dgan_cli.console import print_table, write_json
-from dgan_cli.interpreter import Ensemble, FastEnsemble, Interpreter, naive_outputs
+from dgan_cli.interpreter import Ensemble, Interpreter, naive_outputs
 from dgan_cli.registry import default_registry
 
 MEMBERS, HIDDEN = 10, (128, 32)

@@ -41,16 +41,19 @@ class FastEnsemble:
 
     `__call__(features)` takes {layer: [B, C, r, r]} and returns every
     member's outputs [B, M, K, H, W]. With `tile_rows`, the full-resolution
-    hidden activations ([B, rows, W, M * H1]) exist one band of rows at a time.
+    hidden activations ([B, rows, W, M * H1]) exist one band of rows at a time;
+    without it, bands are used only when a whole image's activations (and one
+    upsampled group) would exceed `max_hidden_bytes` (float32).
     """
 
     def __init__(self, ensemble: Ensemble, layers: Sequence[LayerInfo], image_hw: tuple[int, int],
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", max_hidden_bytes: int = 2 << 30):
         if sum(layer.channels for layer in layers) != ensemble.in_dim:
             raise ValueError("layers do not add up to the ensemble's input width")
         self.image_hw = (int(image_hw[0]), int(image_hw[1]))
         self.members, self.num_outputs = len(ensemble), ensemble.num_outputs
         self.device = torch.device(device)
+        self.max_hidden_bytes = int(max_hidden_bytes)
         with torch.no_grad():
             self._fold(ensemble, layers)
 
@@ -84,7 +87,10 @@ class FastEnsemble:
     def __call__(self, features: Mapping[str, torch.Tensor], tile_rows: int | None = None) -> torch.Tensor:
         native = [self._first_layer(group, features) for group in self.groups]
         height, width = self.image_hw
-        rows = height if not tile_rows or tile_rows >= height else int(tile_rows)
+        if tile_rows is None:  # bands only when a whole image's activations would not fit the budget
+            per_row = 2 * native[0].shape[0] * width * native[0].shape[-1] * 4
+            tile_rows = max(1, self.max_hidden_bytes // per_row)
+        rows = min(height, int(tile_rows))
         bands = [self._rest(self._hidden(native, y0, min(y0 + rows, height), rows < height))
                  for y0 in range(0, height, rows)]
         return bands[0] if len(bands) == 1 else torch.cat(bands, dim=-2)
@@ -120,15 +126,19 @@ class FastEnsemble:
 
 
 def upsample_rows(x: torch.Tensor, out_hw: tuple[int, int], y0: int, y1: int) -> torch.Tensor:
-    """Rows y0:y1 of a bilinear upsampling (align_corners=False) of pixel-major x [B, h, w, C] (a new tensor)."""
-    _, h, w, _ = x.shape
+    """Rows y0:y1 of a bilinear upsampling (align_corners=False) of pixel-major x [B, h, w, C] (a new tensor).
+
+    The rows are blended at the native width (cheap), then widened by a 1-row interpolation.
+    """
+    b, h, w, c = x.shape
     if (h, w) == tuple(out_hw):
         return x[:, y0:y1].clone()
     r0, r1, wy = (torch.as_tensor(a, device=x.device) for a in axis_taps(np.arange(y0, y1), h, out_hw[0]))
-    c0, c1, wx = (torch.as_tensor(a, device=x.device) for a in axis_taps(np.arange(out_hw[1]), w, out_hw[1]))
-    wy, wx = wy[:, None, None], wx[:, None]
-    rows = x[:, r0] * (1 - wy) + x[:, r1] * wy
-    return rows[:, :, c0] * (1 - wx) + rows[:, :, c1] * wx
+    wy = wy[:, None, None].to(x.dtype)
+    rows = x[:, r0] * (1 - wy) + x[:, r1] * wy  # [B, rows, w, C]
+    flat = rows.reshape(b * (y1 - y0), 1, w, c).permute(0, 3, 1, 2)
+    wide = F.interpolate(flat, size=(1, out_hw[1]), mode="bilinear", align_corners=False)
+    return wide.permute(0, 2, 3, 1).reshape(b, y1 - y0, out_hw[1], c)
 
 
 @torch.no_grad()

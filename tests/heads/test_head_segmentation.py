@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
+from dgan_cli.cache import CacheReader
 from dgan_cli.errors import DganError
 from dgan_cli.interpreter import TrainOptions, naive_outputs, train_ensemble
-from dgan_cli.cache import CacheReader
 from dgan_cli.registry import default_registry
 
-from interp_standin import StandinBackbone, segmentation_cache
+from interp_standin import segmentation_cache
 
 
 def _head(k=3, **options):

@@ -1,5 +1,4 @@
 """The fast path (first layer at native resolution) equals the naive per-pixel path."""
-import numpy as np
 import pytest
 import torch
 
@@ -101,3 +100,18 @@ def test_interp_fast_leaves_features_untouched():
     fast(feats, tile_rows=3)
     fast(feats)
     assert torch.equal(feats["full"], before)
+
+
+def test_interp_fast_bands_when_over_memory_budget(monkeypatch):
+    import dgan_cli.interpreter.fast as fast_module
+
+    layers = [LayerInfo("a", 4, 4), LayerInfo("b", 3, 16)]
+    ens = _random_ensemble(7, 2, members=2, seed=1)
+    feats = _features(layers, batch=1, seed=6)
+    whole = FastEnsemble(ens, layers, (16, 16))(feats)
+    bands = []
+    monkeypatch.setattr(fast_module, "upsample_rows",
+                        lambda x, hw, y0, y1: bands.append((y0, y1)) or upsample_rows(x, hw, y0, y1))
+    small = FastEnsemble(ens, layers, (16, 16), max_hidden_bytes=2 * 16 * 2 * 128 * 4 * 3)  # 3 rows a band
+    torch.testing.assert_close(small(feats), whole, rtol=1e-5, atol=1e-5)
+    assert sorted(set(bands))[:2] == [(0, 3), (3, 6)] and len(bands) == 2 * 6

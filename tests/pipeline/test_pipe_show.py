@@ -132,3 +132,13 @@ def test_labelled_folder_sheet(run_cli, registry, tmp_path):
     expected = (0.4 * 100 + 0.6 * np.asarray(PALETTE)[labels["segmentation"][0]]).round()
     np.testing.assert_array_equal(seg, expected)
     assert json.loads((tmp_path / "f.json").read_text())["panels"] == ["image", "segmentation", "keypoints", "depth"]
+
+
+def test_synth_output_folder_shows_its_kept_samples(run_cli, registry, tmp_path):
+    synth = tmp_path / "synth"
+    synth.mkdir()
+    make_cache(synth / "dataset.h5", n=4)
+    make_cache(synth / "synth.h5", n=5)  # every sample, dropped ones too: not what a person wants to see
+    result = run_cli("show", synth, "--out", tmp_path / "g.png", "--json", tmp_path / "s.json", registry=registry)
+    assert result.code == 0, result.err
+    assert len(json.loads((tmp_path / "s.json").read_text())["ids"]) == 4

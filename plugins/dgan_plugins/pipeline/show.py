@@ -58,10 +58,13 @@ def load_gallery(source: Path, n: int, label_names: Optional[dict] = None) -> Ga
     if source.is_dir():
         if (source / "labels.json").exists() or (source / "images").is_dir():
             gallery = _from_folder(source, n)
+        elif (source / "dataset.h5").is_file():  # a `dgan synth` output: its kept samples
+            gallery = _from_cache(source / "dataset.h5", n)
         else:
             caches = sorted(source.glob("*.h5"))
             if len(caches) != 1:
-                raise DganError(f"{source}: neither a labelled folder (labels.json) nor a folder with one .h5 cache")
+                raise DganError(f"{source}: neither a labelled folder (labels.json), a synth output "
+                                "(dataset.h5) nor a folder with one .h5 cache")
             gallery = _from_cache(caches[0], n)
     elif source.exists():
         gallery = _from_cache(source, n)

@@ -161,6 +161,9 @@ def synth_command(
     if not np.isfinite(truncation):
         raise DganError(f"--truncation must be a finite number, got {truncation}")
     exports = parse_exports(export)
+    missing = [path for path in interpreter if not path.is_file()]
+    if missing:  # before the (possibly slow) generator load
+        raise DganError(f"{missing[0]}: no such interpreter checkpoint")
     spec_filter = default_registry().get("filter", filter_name)
     try:
         filt = spec_filter.build(**parse_options(filter_option, "--filter-option"))

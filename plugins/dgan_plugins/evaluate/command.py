@@ -1,0 +1,84 @@
+"""`dgan eval`: train a downstream network on a labelled set, score it on real test images."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from dgan_cli.errors import DganError
+
+HEADS = ("segmentation", "keypoints", "depth")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def eval_command(
+    train_path: Path = typer.Option(..., "--train", help="Training set: a labelled folder or an .h5 dgan cache."),
+    test_path: Path = typer.Option(..., "--test", help="Real labelled test images (folder or cache)."),
+    head: str = typer.Option(..., "--head", help="Label kind: segmentation, keypoints or depth."),
+    net: str = typer.Option("unet", "--net", help="unet (small, for 64-128px) or deeplabv3 (MobileNetV3)."),
+    steps: int = typer.Option(1000, "--steps", help="Optimisation steps (the budget; independent of set size)."),
+    batch: int = typer.Option(8, "--batch", help="Images per step."),
+    lr: float = typer.Option(2e-3, "--lr", help="Adam learning rate (cosine decay to 0)."),
+    augment: bool = typer.Option(False, "--augment/--no-augment",
+                                 help="Flips (left/right names swapped), zoom/shift and colour jitter."),
+    width: int = typer.Option(16, "--width", help="UNet base channels."),
+    sigma: Optional[float] = typer.Option(None, "--sigma", help="Keypoint heatmap sigma in pixels "
+                                          "(default 2.5% of the image side)."),
+    pck_norm: str = typer.Option("image", "--pck-norm", help="PCK distance unit: image (max(H, W)) or bbox "
+                                 "(longer side of the visible keypoints' box)."),
+    seed: int = typer.Option(0, "--seed", help="Seeds weights, batch order and augmentation."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (same bytes per seed on CPU)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
+) -> None:
+    """Train a network from scratch on --train and report mIoU / PCK / depth error on --test."""
+    from dgan_cli.console import print_table, progress, write_json
+    from dgan_plugins.evaluate.data import load_set
+    from dgan_plugins.evaluate.networks import NETWORKS
+    from dgan_plugins.evaluate.run import EvalOptions, evaluate
+    from dgan_plugins.evaluate.train import TrainConfig
+
+    _choice("--head", head, HEADS)
+    _choice("--net", net, NETWORKS)
+    _choice("--pck-norm", pck_norm, ("image", "bbox"))
+    _choice("--device", device, DEVICES)
+    if steps < 1 or batch < 2 or width < 4 or not lr > 0 or (sigma is not None and not sigma > 0):
+        raise DganError("need --steps >= 1, --batch >= 2, --width >= 4, --lr > 0 and --sigma > 0")
+    cfg = TrainConfig(steps=steps, batch=batch, lr=lr, seed=seed, augment=augment, device=_device(device))
+    opts = EvalOptions(net=net, width=width, sigma=sigma, pck_norm=pck_norm)
+
+    train_set = load_set(train_path, head, "training")
+    test_set = load_set(test_path, head, "test")
+    with progress(f"Training {net} ({head}, {len(train_set)} images)", total=steps) as bar:
+        result = evaluate(train_set, test_set, head, cfg, opts, on_step=lambda step, loss: bar.advance(1))
+    rows = _rows(result["metrics"])
+    print_table(f"dgan eval: {net} trained on {train_path} ({len(train_set)} images, {steps} steps), "
+                f"tested on {test_path} ({len(test_set)} images)", ["metric", "value"], rows)
+    write_json(json_path, result)
+
+
+def _choice(option: str, value: str, allowed) -> None:
+    if value not in allowed:
+        raise DganError(f"unknown {option} '{value}'; choose one of {', '.join(allowed)}")
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DganError("--device cuda: no CUDA device is available")
+    return name
+
+
+def _rows(metrics: dict) -> list[list]:
+    """Headline numbers first, then one row per class / keypoint."""
+    rows, details = [], []
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            label = key.replace("per_class_", "").replace("per_keypoint_", "")
+            details += [[f"{label} {name}", "-" if v is None else v] for name, v in value.items()]
+        else:
+            rows.append([key, value])
+    return rows + details

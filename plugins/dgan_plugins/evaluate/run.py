@@ -1,0 +1,61 @@
+"""One evaluation: train a fresh network on one set, score it on another."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from dgan_cli.errors import DganError
+from dgan_plugins.evaluate.augment import Augmenter
+from dgan_plugins.evaluate.data import check_compatible
+from dgan_plugins.evaluate.networks import build_network
+from dgan_plugins.evaluate.tasks import DepthTask, KeypointTask, SegmentationTask, mirror_permutation
+from dgan_plugins.evaluate.train import LabelledSet, TrainConfig, score, train
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    net: str = "unet"
+    width: int = 16               # UNet base channels
+    sigma: float | None = None    # keypoint heatmap sigma in pixels; None = 2.5% of the image side
+    pck_norm: str = "image"
+
+
+def make_task(kind: str, train_set: LabelledSet, opts: EvalOptions):
+    if kind == "segmentation":
+        return SegmentationTask(train_set.names)
+    if kind == "keypoints":
+        sigma = opts.sigma if opts.sigma is not None else max(1.0, 0.025 * max(train_set.image_hw))
+        return KeypointTask(train_set.names, sigma, opts.pck_norm)
+    if not np.isfinite(train_set.target).any():
+        raise DganError(f"{train_set.source}: no valid depth pixels to train on")
+    return DepthTask.fitted(train_set.target)
+
+
+def evaluate(train_set: LabelledSet, test_set: LabelledSet, kind: str, cfg: TrainConfig,
+             opts: EvalOptions, on_step: Callable[[int, float], None] | None = None) -> dict:
+    """Train on `train_set` for cfg.steps steps and return the test metrics and run facts."""
+    check_compatible(train_set, test_set, kind)
+    task = make_task(kind, train_set, opts)
+    torch.manual_seed(cfg.seed)  # the initial weights
+    model = build_network(opts.net, task.channels, opts.width)
+    augmenter = Augmenter(kind, mirror_permutation(train_set.names)) if cfg.augment else None
+    start = time.perf_counter()
+    losses = train(model, task, train_set, cfg, augmenter, on_step)
+    trained = time.perf_counter()
+    metrics = score(model, task, test_set, cfg.batch, cfg.device)
+    tail = losses[-max(1, len(losses) // 10):]
+    return {
+        "head": kind,
+        "train": {"path": train_set.source, "images": len(train_set)},
+        "test": {"path": test_set.source, "images": len(test_set)},
+        "image_size": list(train_set.image_hw),
+        "config": {**asdict(cfg), **asdict(opts), "sigma": getattr(task, "sigma", None),
+                   "parameters": sum(p.numel() for p in model.parameters())},
+        "loss": {"first": losses[0], "last_10pct_mean": sum(tail) / len(tail)},
+        "seconds": {"train": trained - start, "test": time.perf_counter() - trained},
+        "metrics": metrics,
+    }
