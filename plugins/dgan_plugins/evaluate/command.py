@@ -49,11 +49,9 @@ def eval_command(
 
     train_set = load_set(train_path, head, "training")
     test_set = load_set(test_path, head, "test")
-    with progress(f"Training {net} ({head}, {len(train_set)} images)", total=steps) as bar:
-        result = evaluate(train_set, test_set, head, cfg, opts, on_step=lambda step, loss: bar.advance(1))
-    rows = _rows(result["metrics"])
-    print_table(f"dgan eval: {net} trained on {train_path} ({len(train_set)} images, {steps} steps), "
-                f"tested on {test_path} ({len(test_set)} images)", ["metric", "value"], rows)
+    result = evaluate(train_set, test_set, head, cfg, opts, progress=progress)
+    rows = [["training images", len(train_set)], ["test images", len(test_set)], *_rows(result["metrics"])]
+    print_table(f"dgan eval: {head}, {net}, {steps} steps", ["metric", "value"], rows)
     write_json(json_path, result)
 
 

@@ -109,6 +109,6 @@ def _normalise(path: Path, kind: str, target: np.ndarray, names: dict) -> np.nda
 
 def _first_difference(train: list[str], test: list[str]) -> str:
     if len(train) != len(test):
-        return f"{len(test)} instead of {len(train)}"
+        return f"{len(test)} names instead of {len(train)}"
     i = next(i for i, (a, b) in enumerate(zip(train, test)) if a != b)
     return f"#{i} is '{test[i]}', not '{train[i]}'"

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
@@ -14,6 +16,11 @@ from dgan_plugins.evaluate.data import check_compatible
 from dgan_plugins.evaluate.networks import build_network
 from dgan_plugins.evaluate.tasks import DepthTask, KeypointTask, SegmentationTask, mirror_permutation
 from dgan_plugins.evaluate.train import LabelledSet, TrainConfig, score, train
+
+
+@contextmanager
+def _no_progress(description: str, total: int):
+    yield SimpleNamespace(advance=lambda n=1: None)
 
 
 @dataclass(frozen=True)
@@ -36,15 +43,20 @@ def make_task(kind: str, train_set: LabelledSet, opts: EvalOptions):
 
 
 def evaluate(train_set: LabelledSet, test_set: LabelledSet, kind: str, cfg: TrainConfig,
-             opts: EvalOptions, on_step: Callable[[int, float], None] | None = None) -> dict:
-    """Train on `train_set` for cfg.steps steps and return the test metrics and run facts."""
+             opts: EvalOptions, progress: Callable = _no_progress) -> dict:
+    """Train on `train_set` for cfg.steps steps and return the test metrics and run facts.
+
+    `progress(description, total)` is a context manager giving a bar with
+    `advance(n)` (dgan_cli.console.progress); it opens only after every check passed.
+    """
     check_compatible(train_set, test_set, kind)
     task = make_task(kind, train_set, opts)
     torch.manual_seed(cfg.seed)  # the initial weights
     model = build_network(opts.net, task.channels, opts.width)
     augmenter = Augmenter(kind, mirror_permutation(train_set.names)) if cfg.augment else None
     start = time.perf_counter()
-    losses = train(model, task, train_set, cfg, augmenter, on_step)
+    with progress(f"Training {opts.net} ({kind}, {len(train_set)} images)", cfg.steps) as bar:
+        losses = train(model, task, train_set, cfg, augmenter, on_step=lambda step, loss: bar.advance(1))
     trained = time.perf_counter()
     metrics = score(model, task, test_set, cfg.batch, cfg.device)
     tail = losses[-max(1, len(losses) // 10):]
