@@ -42,8 +42,12 @@ def eval_command(
     _choice("--net", net, NETWORKS)
     _choice("--pck-norm", pck_norm, ("image", "bbox"))
     _choice("--device", device, DEVICES)
-    if steps < 1 or batch < 2 or width < 4 or not lr > 0 or (sigma is not None and not sigma > 0):
-        raise DganError("need --steps >= 1, --batch >= 2, --width >= 4, --lr > 0 and --sigma > 0")
+    for ok, rule in ((steps >= 1, "--steps must be at least 1"),
+                     (batch >= 2, "--batch must be at least 2 (batch-norm layers need two images)"),
+                     (width >= 4, "--width must be at least 4"), (lr > 0, "--lr must be positive"),
+                     (sigma is None or sigma > 0, "--sigma must be positive")):
+        if not ok:
+            raise DganError(rule)
     cfg = TrainConfig(steps=steps, batch=batch, lr=lr, seed=seed, augment=augment, device=_device(device))
     opts = EvalOptions(net=net, width=width, sigma=sigma, pck_norm=pck_norm)
 
