@@ -150,3 +150,22 @@ class CacheReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def finished_job(path, spec: S.CacheSpec, hint: str) -> bool:
+    """True when `path` is a complete cache of this very job (so a re-run can skip the work).
+
+    False when it is absent, unfinished or unreadable (CacheWriter.open then
+    resumes or refuses it); a complete cache of another job is refused.
+    """
+    path = Path(path)
+    if not path.exists():
+        return False
+    try:
+        with CacheReader(path) as reader:
+            stored = reader.spec
+    except CacheFormatError:
+        return False
+    if not stored.same_job(spec):
+        raise CacheFormatError(f"{path}: already a complete cache made by another job", hint=hint)
+    return True

@@ -7,7 +7,6 @@ identity and how the ensemble was trained; nothing in the file is code.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -17,6 +16,7 @@ from typing import Any, Sequence
 
 import torch
 
+from dgan_cli.checksum import file_sha256
 from dgan_cli.errors import CheckpointError, DganError
 from dgan_cli.interpreter.ensemble import Ensemble
 from dgan_cli.interpreter.fast import FastEnsemble
@@ -107,14 +107,6 @@ class Interpreter:
             raise DganError(f"{path}: trained on backbone {self.backbone.get('name', '?')} "
                             f"sha256 {str(mine)[:12]}, not on the given one "
                             f"({identity.get('name', '?')} sha256 {str(identity.get('sha256'))[:12]})")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_payload(path: Path) -> dict:

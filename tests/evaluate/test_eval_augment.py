@@ -86,3 +86,14 @@ def test_heatmap_decoding_recovers_subpixel_positions():
     xy = torch.tensor([[[5.3, 7.8], [20.5, 3.5], [0.6, 31.2]]], dtype=torch.float64)
     logits = gaussian_heatmaps(xy, 32, 32, sigma=1.0).log()
     assert torch.allclose(decode_heatmaps(logits), xy, atol=0.35)
+
+
+def test_zoom_divides_depth_and_outside_pixels_become_invalid():
+    depth = torch.full((B, RES, RES), 5.0)
+    aug = Augmenter("depth", mirror=np.arange(0), zoom=0.1, shift=0.1, colour=0.0)
+    _, moved = aug(torch.zeros(B, 3, RES, RES), depth, torch.Generator().manual_seed(0))
+    inside = moved > 0
+    assert (~inside).any() and inside.float().mean() > 0.5
+    per_image = [m[i].unique() for m, i in zip(moved, inside)]
+    assert all(len(u) == 1 and 5 / 1.1 - 1e-5 <= float(u) <= 5 / 0.9 + 1e-5 for u in per_image)
+    assert len({round(float(u), 5) for u in per_image}) > 1

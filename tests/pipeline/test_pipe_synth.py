@@ -175,4 +175,4 @@ def test_pipe_synth_bad_inputs_exit_2_with_one_line(run_cli, registry, interpret
     one = {"segmentation": interpreters["segmentation"]}
     assert run_cli("-q", *synth_args(one, tmp_path / "done", 2, "--export", "none"), registry=registry).code == 0
     line = one_error_line(run_cli(*synth_args(one, tmp_path / "done", 3), registry=registry))
-    assert "a finished synth run with other settings" in line
+    assert "already a complete cache made by another job (use another --out" in line

@@ -5,7 +5,8 @@ swap sides), a small zoom and shift (the same affine map moves images,
 labels and keypoints), and colour jitter (brightness, contrast, saturation).
 Pixels that come from outside the image become unlabelled (segmentation -1,
 depth 0 = invalid) and keypoints that leave the image become invisible.
-Depth values are not rescaled by the zoom (at +-10% the error is small).
+A zoom by s also divides depth by s: an object that looks s times bigger is,
+for a pinhole camera, s times closer (the size-distance cue stays honest).
 All randomness comes from the caller's generator, so a seed fixes the run.
 """
 from __future__ import annotations
@@ -54,8 +55,9 @@ class Augmenter:
             swapped = torch.where(target >= 0, mirror[target.clamp(min=0)], target)
             target = torch.where(flip[:, None, None], swapped, target)
         elif self.kind == "depth":
-            target = F.grid_sample(target.unsqueeze(1), grid, mode="nearest", padding_mode="zeros",
-                                   align_corners=False)[:, 0]
+            moved = F.grid_sample(target.unsqueeze(1), grid, mode="nearest", padding_mode="zeros",
+                                  align_corners=False)[:, 0]
+            target = moved / scale.to(moved.dtype).view(-1, 1, 1)  # looks s times bigger = s times closer
         else:
             target = _move_keypoints(target, images.shape[-2:], sign, scale, tx, ty)
             target = torch.where(flip[:, None, None], target[:, mirror], target)

@@ -6,18 +6,10 @@ registry: `default_registry().get("label_source", "handsoff").build(...)`.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+from dgan_cli.checksum import file_sha256
 from dgan_cli.errors import DganError
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class HandsOffSource:
@@ -55,7 +47,8 @@ class HandsOffSource:
         from dgan_plugins.handsoff.inverted_cache import cache_spec, invert_to_cache
         from dgan_plugins.handsoff.losses import ReconstructionLoss, scoring_lpips
         from dgan_plugins.handsoff.realset import label_schemas, read_real_set
-        from dgan_plugins.pipeline.sample import finished_cache, open_device, pick_layers
+        from dgan_cli.cache.reader import finished_job
+        from dgan_plugins.pipeline.sample import open_device, pick_layers
 
         device = open_device(self.device)
         model = load_backbone(backbone, device=device) if isinstance(backbone, (str, Path)) else backbone
@@ -70,10 +63,10 @@ class HandsOffSource:
         job = {"name": "invert", "source": str(Path(folder).resolve()), "inputs_sha256": real.digest(),
                "resize": self.resize, "label_kinds": sorted(real.labels), "inversion": self.config.as_dict(),
                "loss": loss.config(), "lpips_score": lpips_name, "noise_mode": "const",
-               "encoder": None if encoder is None else {"sha256": _file_sha256(self.encoder),
+               "encoder": None if encoder is None else {"sha256": file_sha256(self.encoder),
                                                         "iterations": iterations}}
         spec = cache_spec(model, chosen, job)
-        if not finished_cache(Path(cache), spec):
+        if not finished_job(cache, spec, hint="choose another --cache path or delete it"):
             invert_to_cache(model, real, Path(cache), spec, label_schemas(real, model.resolution), loss,
                             self.config, encoder=encoder, encoder_iterations=iterations, w_avg=w_avg,
                             lpips_model=lpips_model, batch=self.batch)

@@ -16,7 +16,7 @@ import numpy as np
 import typer
 
 from dgan_cli.console import print_table, progress, write_json
-from dgan_cli.errors import CacheFormatError, DganError
+from dgan_cli.errors import DganError
 
 NOISE_MODE = "const"
 MAX_SEED = 2**32  # numpy.random.RandomState accepts seeds below this
@@ -54,23 +54,6 @@ def cache_spec(backbone, layers: Sequence, job: dict):
     return CacheSpec(image_shape=(backbone.resolution, backbone.resolution, 3), layers=tuple(layers),
                      latents={"z": (backbone.z_dim,), "ws": (backbone.num_ws, backbone.w_dim)},
                      provenance={"backbone": backbone.identity(), "job": job})
-
-
-def finished_cache(path: Path, spec) -> bool:
-    """True when `path` is a complete cache of this very job; refuses one of another job."""
-    from dgan_cli.cache import CacheReader
-
-    if not path.exists():
-        return False
-    try:
-        with CacheReader(path) as reader:
-            stored = reader.spec
-    except CacheFormatError:
-        return False  # unfinished or foreign: CacheWriter.open resumes or refuses it
-    if not stored.same_job(spec):
-        raise CacheFormatError(f"{path}: already a complete cache made by another job",
-                               hint="choose another --cache path or delete it")
-    return True
 
 
 def to_uint8(images) -> np.ndarray:
@@ -177,7 +160,9 @@ def sample_command(
     job = {"name": "sample", "seed": seed, "n": n, "truncation_psi": truncation, "noise_mode": NOISE_MODE}
     spec = cache_spec(model, chosen, job)
     resumed = 0
-    if not finished_cache(cache, spec):
+    from dgan_cli.cache.reader import finished_job
+
+    if not finished_job(cache, spec, hint="choose another --cache path or delete it"):
         writer = CacheWriter.open(cache, spec)
         try:
             resumed = writer.count

@@ -19,7 +19,7 @@ import typer
 
 from dgan_cli.errors import DganError
 from dgan_plugins.pipeline.sample import (NOISE_MODE, cache_spec, check_seeds, export_annotation_folder,
-                                          finished_cache, make_folder, open_device, render_to_cache, sample_ids,
+                                          make_folder, open_device, render_to_cache, sample_ids,
                                           save_png, to_uint8)
 
 DESCRIPTORS = ("features", "w")
@@ -97,7 +97,9 @@ def write_selection(backbone, seeds: list[int], out: Path, cache: Optional[Path]
 
     if cache is not None:
         spec = cache_spec(backbone, layers, job)
-        if not finished_cache(cache, spec):
+        from dgan_cli.cache.reader import finished_job
+
+        if not finished_job(cache, spec, hint="choose another --cache path or delete it"):
             writer = CacheWriter.open(cache, spec)
             try:
                 render_to_cache(backbone, writer, seeds, layers, truncation, batch, description="Rendering")

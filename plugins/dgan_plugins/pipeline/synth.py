@@ -55,24 +55,6 @@ def load_interpreters(paths: List[Path], backbone) -> list:
     return interpreters
 
 
-def finished_run(path: Path, spec) -> bool:
-    """True when `path` is a complete output of this very job; refuses one of another job."""
-    from dgan_cli.cache import CacheReader
-    from dgan_cli.errors import CacheFormatError
-
-    if not path.exists():
-        return False
-    try:
-        with CacheReader(path) as reader:
-            stored = reader.spec
-    except CacheFormatError:
-        return False  # unfinished or foreign: CacheWriter.open resumes or refuses it
-    if not stored.same_job(spec):
-        raise DganError(f"{path}: a finished synth run with other settings",
-                        hint="use another --out, or --overwrite to replace it")
-    return True
-
-
 def synth_spec(backbone, interpreters, layers, keep_features: bool, job: dict):
     from dgan_cli.cache import CacheSpec
 
@@ -182,7 +164,9 @@ def synth_command(
     spec = synth_spec(model, interpreters, layers, keep_features, job)
     path = out / SYNTH_FILE
     resumed = 0
-    if overwrite or not finished_run(path, spec):
+    from dgan_cli.cache.reader import finished_job
+
+    if overwrite or not finished_job(path, spec, hint="use another --out, or --overwrite to replace it"):
         writer = CacheWriter.open(path, spec, overwrite=overwrite)
         try:
             for interp in interpreters:

@@ -10,7 +10,8 @@ import torch
 
 from dgan_cli.errors import DganError
 from dgan_cli.types import LayerInfo
-from dgan_plugins.stylegan2.checkpoint import file_sha256, load_any
+from dgan_cli.checksum import file_sha256
+from dgan_plugins.stylegan2.checkpoint import load_any
 from dgan_plugins.stylegan2.networks import NOISE_MODES, Generator
 
 NAME = "stylegan2"

@@ -12,7 +12,6 @@ values) and reports any problem as one `CheckpointError` line.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 from pathlib import Path
 
@@ -115,14 +114,6 @@ def build_generator(config: dict, tensors: dict, path: Path, fill_filters: bool 
             raise CheckpointError(f"{path}: '{name}' contains NaN or infinite values")
     generator.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()})
     return generator.eval()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _load_official(path: Path) -> Generator:

@@ -20,7 +20,8 @@ def convert_command(
     from dgan_cli.console import print_table, write_json
     from dgan_cli.errors import DganError
     from dgan_plugins.stylegan2.backbone import state_dict_sha256
-    from dgan_plugins.stylegan2.checkpoint import FORMAT_NAMES, file_sha256, load_any, save_checkpoint
+    from dgan_cli.checksum import file_sha256
+    from dgan_plugins.stylegan2.checkpoint import FORMAT_NAMES, load_any, save_checkpoint
 
     if dst.exists() and not force:
         raise DganError(f"{dst}: already exists", hint="pass --force to overwrite it")
