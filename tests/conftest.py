@@ -1,7 +1,6 @@
 """Shared test helpers: run the CLI in-process and get (exit code, stdout, stderr)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import pytest

@@ -116,3 +116,10 @@ def test_training_is_deterministic_by_seed():
 
     assert losses(1) == losses(1)
     assert losses(1) != losses(2)
+
+
+@pytest.mark.parametrize("width, size", [(4, 30), (9, 33), (16, 64)])
+def test_unet_output_matches_the_input_size(width, size):
+    from dgan_plugins.evaluate.networks import build_network
+
+    assert build_network("unet", 5, width)(torch.rand(2, 3, size, size)).shape == (2, 5, size, size)

@@ -29,11 +29,17 @@ class _Normalise(nn.Module):
         return (x - 0.5) / 0.25
 
 
+def _norm(channels: int) -> nn.GroupNorm:
+    # GroupNorm: batch statistics of 8-16 images would make train and eval modes disagree.
+    # Up to 8 groups of at least 4 channels, dividing the channels evenly.
+    groups = next(g for g in (8, 4, 2, 1) if g == 1 or (channels % g == 0 and channels // g >= 4))
+    return nn.GroupNorm(groups, channels)
+
+
 def _block(cin: int, cout: int) -> nn.Sequential:
-    # GroupNorm: batch statistics of 8-16 images would make train and eval modes disagree
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.GroupNorm(min(8, cout // 4), cout), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.GroupNorm(min(8, cout // 4), cout), nn.ReLU(inplace=True))
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), _norm(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False), _norm(cout), nn.ReLU(inplace=True))
 
 
 class SmallUNet(nn.Module):
