@@ -63,12 +63,15 @@ def to_uint8(images) -> np.ndarray:
     return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def render_to_cache(backbone, writer, seeds: Sequence[int], layers: Sequence, truncation: float,
-                    batch: int, description: str = "Sampling") -> None:
-    """Append the samples of `seeds` not yet committed in `writer` (resume), `batch` at a time."""
+def rendered_batches(backbone, writer, seeds: Sequence[int], names: Sequence[str], truncation: float,
+                     batch: int, description: str):
+    """Render the samples of `seeds` not yet committed in `writer` (resume), `batch` at a time.
+
+    Yields (seeds, latents, images, features) under a progress bar; the caller
+    appends each batch to `writer` before the next one is rendered.
+    """
     import torch
 
-    names = [layer.name for layer in layers]
     done = writer.count
     with progress(description, total=len(seeds)) as bar:
         bar.advance(done)
@@ -77,10 +80,26 @@ def render_to_cache(backbone, writer, seeds: Sequence[int], layers: Sequence, tr
             with torch.no_grad():
                 latents = backbone.sample(chunk, truncation_psi=truncation)
                 images, features = backbone.synthesize(latents["ws"], layers=names, noise_mode=NOISE_MODE)
-            writer.append(images=to_uint8(images), ids=sample_ids(chunk), seeds=chunk,
-                          latents={k: latents[k].cpu().numpy() for k in ("z", "ws")},
-                          features={k: features[k].to(torch.float16).cpu().numpy() for k in names})
+            yield chunk, latents, images, features
             bar.advance(len(chunk))
+
+
+def batch_record(chunk, latents, images, features, names) -> dict:
+    """The CacheWriter.append arguments every generated batch shares."""
+    import torch
+
+    return dict(images=to_uint8(images), ids=sample_ids(chunk), seeds=chunk,
+                latents={k: latents[k].cpu().numpy() for k in ("z", "ws")},
+                features={k: features[k].to(torch.float16).cpu().numpy() for k in names} if names else None)
+
+
+def render_to_cache(backbone, writer, seeds: Sequence[int], layers: Sequence, truncation: float,
+                    batch: int, description: str = "Sampling") -> None:
+    """Append the samples of `seeds` not yet committed in `writer`, with their features."""
+    names = [layer.name for layer in layers]
+    for chunk, latents, images, features in rendered_batches(backbone, writer, seeds, names, truncation,
+                                                             batch, description):
+        writer.append(**batch_record(chunk, latents, images, features, names))
 
 
 def make_folder(out: Path) -> None:

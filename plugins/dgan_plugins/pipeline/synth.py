@@ -18,7 +18,7 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from dgan_cli.console import print_table, progress, write_json
+from dgan_cli.console import print_table, write_json
 from dgan_cli.errors import DganError
 
 EXPORTS = ("folder", "hdf5")
@@ -67,33 +67,21 @@ def synth_spec(backbone, interpreters, layers, keep_features: bool, job: dict):
 
 def generate(backbone, interpreters, runners, filt, writer, seeds, layers, truncation: float, batch: int,
              tile_rows: Optional[int], keep_features: bool) -> None:
-    """Append the samples of `seeds` not yet committed (resume), `batch` at a time."""
-    import torch
-
-    from dgan_plugins.pipeline.sample import NOISE_MODE, sample_ids, to_uint8
+    """Append the samples of `seeds` not yet committed (resume), with labels and uncertainty scores."""
+    from dgan_plugins.pipeline.sample import batch_record, rendered_batches
 
     names = [layer.name for layer in layers]
-    done = writer.count
-    with progress("Synthesizing", total=len(seeds)) as bar:
-        bar.advance(done)
-        for start in range(done, len(seeds), batch):
-            chunk = [int(s) for s in seeds[start:start + batch]]
-            with torch.no_grad():
-                latents = backbone.sample(chunk, truncation_psi=truncation)
-                images, features = backbone.synthesize(latents["ws"], layers=names, noise_mode=NOISE_MODE)
-            labels, scores = {}, {}
-            for interp, runner in zip(interpreters, runners):
-                outputs = runner(features, tile_rows=tile_rows)  # [B, M, K, H, W]
-                combined = [interp.head.combine(outputs[b]) for b in range(len(chunk))]
-                labels[interp.head_name] = np.stack([label for label, _ in combined])
-                scores[f"{interp.head_name}-uncertainty"] = np.array(
-                    [filt.score(umap, label) for label, umap in combined], np.float32)
-            writer.append(images=to_uint8(images), ids=sample_ids(chunk), seeds=chunk,
-                          latents={k: latents[k].cpu().numpy() for k in ("z", "ws")},
-                          features={k: features[k].to(torch.float16).cpu().numpy() for k in names}
-                          if keep_features else None,
-                          scores=scores, labels=labels)
-            bar.advance(len(chunk))
+    for chunk, latents, images, features in rendered_batches(backbone, writer, seeds, names, truncation,
+                                                             batch, "Synthesizing"):
+        labels, scores = {}, {}
+        for interp, runner in zip(interpreters, runners):
+            outputs = runner(features, tile_rows=tile_rows)  # [B, M, K, H, W]
+            combined = [interp.head.combine(outputs[b]) for b in range(len(chunk))]
+            labels[interp.head_name] = np.stack([label for label, _ in combined])
+            scores[f"{interp.head_name}-uncertainty"] = np.array(
+                [filt.score(umap, label) for label, umap in combined], np.float32)
+        record = batch_record(chunk, latents, images, features, names if keep_features else ())
+        writer.append(**record, scores=scores, labels=labels)
 
 
 def apply_filter(writer, filt, interpreters, drop: float) -> np.ndarray:
