@@ -48,7 +48,10 @@ def register(group: typer.Typer) -> None:
         write_json(json_path, data)
 
     @group.command("validate")
-    def validate(cache: Path = typer.Argument(..., help="A dgan HDF5 cache.")) -> None:
+    def validate(
+        cache: Path = typer.Argument(..., help="A dgan HDF5 cache."),
+        json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the verdict as JSON."),
+    ) -> None:
         """Read every sample once; a damaged or unfinished cache fails with one line."""
         with CacheReader(cache) as reader:
             for i in range(reader.n):
@@ -57,3 +60,4 @@ def register(group: typer.Typer) -> None:
                     if not np.isfinite(fmap).all():
                         raise CacheFormatError(f"{cache}: non-finite features in sample {i}, layer {name}")
             out_console.print(f"{cache}: ok ({reader.n} samples)")
+            write_json(json_path, {"path": str(cache), "samples": reader.n, "ok": True})

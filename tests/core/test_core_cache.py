@@ -1,6 +1,7 @@
 """The HDF5 cache: round trip, crash + resume, refusal of bad files, features on demand."""
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -152,3 +153,19 @@ def test_reader_pixel_and_tile_features_concatenate_layers(tmp_path):
         np.testing.assert_allclose(r.pixel_features(1, ys, xs), full[:, ys, xs].T, atol=1e-3)
         np.testing.assert_allclose(r.tile_features(1, 0, 16, 0, 16), full, atol=1e-3)
         assert r.pixel_features(1, ys, xs).shape == (3, 9)
+
+
+def test_cache_info_and_validate_commands(run_cli, tmp_path):
+    path = tmp_path / "c.h5"
+    job.run(str(path), batches=2, pause=0)
+    result = run_cli("cache", "info", path, "--json", tmp_path / "info.json")
+    assert result.code == 0, result.err
+    info = json.loads((tmp_path / "info.json").read_text())
+    assert info["samples"] == 4 and info["pixel_feature_dims"] == 9
+    assert info["labels"]["segmentation"]["labelled"] == 4
+    result = run_cli("cache", "validate", path, "--json", tmp_path / "v.json")
+    assert result.code == 0 and json.loads((tmp_path / "v.json").read_text())["ok"] is True
+    with h5py.File(path, "r+") as f:
+        f["features/b8.conv0"][1, 0, 0, 0] = np.nan
+    result = run_cli("cache", "validate", path)
+    assert result.code == 2 and "non-finite features in sample 1, layer b8.conv0" in result.err
