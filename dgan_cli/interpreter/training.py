@@ -155,5 +155,6 @@ def train_ensemble(reader, head, layers: Sequence[LayerInfo], options: TrainOpti
             loss, metrics = evaluate_member(member, x, y, head, options.device)
             member.cpu()
             reports.append(MemberReport(m, len(x), iterations, early, loss, metrics))
+            del x, y  # free this member's pixels before the next member samples its own
             outer.advance(1)
     return ensemble.eval(), reports

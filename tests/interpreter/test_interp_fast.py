@@ -3,7 +3,10 @@ import pytest
 import torch
 
 from dgan_cli.interpreter.ensemble import Ensemble, default_hidden
-from dgan_cli.interpreter.fast import FastEnsemble, naive_outputs, upsample_rows
+import numpy as np
+
+from dgan_cli.cache.pixels import interp_matrix
+from dgan_cli.interpreter.fast import FastEnsemble, _Widen, naive_outputs
 from dgan_cli.types import LayerInfo
 
 
@@ -32,7 +35,9 @@ def _features(layers, batch, seed=1):
 @pytest.mark.parametrize("image_hw, layers", [
     ((16, 16), [LayerInfo("a", 6, 4), LayerInfo("b", 5, 8), LayerInfo("c", 4, 16), LayerInfo("d", 3, 16)]),
     ((32, 32), [LayerInfo("a", 3, 4), LayerInfo("b", 2, 4), LayerInfo("c", 5, 16), LayerInfo("d", 2, 32)]),
-    ((24, 20), [LayerInfo("a", 4, 5), LayerInfo("b", 3, 12)]),
+    ((24, 20), [LayerInfo("a", 4, 5), LayerInfo("b", 3, 12)]),  # no group at image size, odd scales
+    ((32, 32), [LayerInfo("a", 4, 4), LayerInfo("b", 3, 16)]),  # square, every group below image size
+    ((16, 16), [LayerInfo("a", 5, 16), LayerInfo("b", 3, 16)]),  # every group at image size
 ])
 def test_interp_fast_equals_naive_all_members(image_hw, layers):
     ens = _random_ensemble(sum(l.channels for l in layers), 5, members=4)
@@ -51,13 +56,6 @@ def test_interp_fast_tiled_equals_untiled(tile_rows):
     feats = _features(layers, batch=1, seed=4)
     fast = FastEnsemble(ens, layers, (32, 32))
     torch.testing.assert_close(fast(feats, tile_rows=tile_rows), fast(feats), rtol=1e-5, atol=1e-5)
-
-
-def test_interp_upsample_rows_matches_interpolate():
-    x = torch.randn(2, 3, 5, 7)
-    full = torch.nn.functional.interpolate(x, size=(19, 23), mode="bilinear", align_corners=False)
-    rows = upsample_rows(x.permute(0, 2, 3, 1), (19, 23), 4, 11).permute(0, 3, 1, 2)
-    torch.testing.assert_close(rows, full[:, :, 4:11], rtol=1e-5, atol=1e-5)
 
 
 def test_interp_member_shapes_and_init():
@@ -102,16 +100,37 @@ def test_interp_fast_leaves_features_untouched():
     assert torch.equal(feats["full"], before)
 
 
-def test_interp_fast_bands_when_over_memory_budget(monkeypatch):
-    import dgan_cli.interpreter.fast as fast_module
-
+def test_interp_fast_band_rows_follow_the_byte_budget():
     layers = [LayerInfo("a", 4, 4), LayerInfo("b", 3, 16)]
     ens = _random_ensemble(7, 2, members=2, seed=1)
     feats = _features(layers, batch=1, seed=6)
-    whole = FastEnsemble(ens, layers, (16, 16))(feats)
-    bands = []
-    monkeypatch.setattr(fast_module, "upsample_rows",
-                        lambda x, hw, y0, y1: bands.append((y0, y1)) or upsample_rows(x, hw, y0, y1))
-    small = FastEnsemble(ens, layers, (16, 16), max_hidden_bytes=2 * 16 * 2 * 128 * 4 * 3)  # 3 rows a band
-    torch.testing.assert_close(small(feats), whole, rtol=1e-5, atol=1e-5)
-    assert sorted(set(bands))[:2] == [(0, 3), (3, 6)] and len(bands) == 2 * 6
+    per_row = 16 * 2 * 128 * 4  # width x members x hidden x float32
+    small = FastEnsemble(ens, layers, (16, 16), band_bytes=3 * per_row)
+    assert small.band_rows() == 3 and small.band_rows(tile_rows=40) == 16
+    assert FastEnsemble(ens, layers, (16, 16), band_bytes=1).band_rows() == 1
+    whole = FastEnsemble(ens, layers, (16, 16), band_bytes=1 << 30)
+    assert whole.band_rows() == 16
+    torch.testing.assert_close(small(feats), whole(feats), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("widths, width", [([4, 8, 16], 32), ([5, 12], 20), ([3, 7], 23), ([6, 100], 96)])
+def test_interp_widen_plan_is_the_interpolation_matrix(widths, width):
+    """Scattering each piece's weights back to its taps rebuilds the dense upsampling matrices side by side."""
+    plan = _Widen.plan(widths, width, torch.device("cpu"))
+    pieces = width // plan.chunk
+    taps = plan.taps.view(pieces, -1).numpy()
+    dense = np.zeros((width, sum(widths)), np.float32)
+    for c in range(pieces):
+        np.add.at(dense[c * plan.chunk:(c + 1) * plan.chunk], (slice(None), taps[c]), plan.weights[c].numpy())
+    expected = np.concatenate([interp_matrix(w, width) for w in widths], axis=1)
+    np.testing.assert_allclose(dense, expected, atol=1e-7)
+    assert width % plan.chunk == 0 and plan.weights.shape[1] == plan.chunk
+
+
+def test_interp_fast_reads_half_precision_features():
+    layers = [LayerInfo("a", 5, 8), LayerInfo("b", 3, 16)]
+    ens = _random_ensemble(8, 3, members=2, seed=2)
+    feats = {k: v.half() for k, v in _features(layers, batch=2, seed=3).items()}
+    fast = FastEnsemble(ens, layers, (16, 16))(feats)
+    assert fast.dtype == torch.float32
+    torch.testing.assert_close(fast, naive_outputs(ens, feats, layers, (16, 16)), rtol=1e-4, atol=1e-4)

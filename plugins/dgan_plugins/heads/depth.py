@@ -67,8 +67,10 @@ class DepthHead:
 
     def combine(self, outputs):
         depths = self.depth(outputs.float()[:, 0])  # [M, H, W]
-        return (depths.mean(0).cpu().numpy().astype(np.float32),
-                depths.var(0, unbiased=False).cpu().numpy().astype(np.float32))
+        mean = depths.mean(0)
+        spread = depths - mean  # in place below: var() would allocate several [M, H, W] temporaries
+        spread.square_()
+        return mean.cpu().numpy().astype(np.float32), spread.mean(0).cpu().numpy().astype(np.float32)
 
     def config(self):
         return {"loss": self.loss_name, "si_lambda": self.si_lambda}

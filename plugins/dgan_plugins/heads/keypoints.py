@@ -89,8 +89,11 @@ class KeypointsHead:
         return {"heat_mse": float(((outputs - targets) ** 2).mean()), "peak_abs_error": near}
 
     def combine(self, outputs):
-        heat = outputs.float().mean(0)  # [K, H, W]
-        uncertainty = outputs.float().var(0, unbiased=False).sum(0)
+        outputs = outputs.float()
+        heat = outputs.mean(0)  # [K, H, W]
+        spread = outputs - heat  # in place below: var() would allocate several [M, K, H, W] temporaries
+        spread.square_()
+        uncertainty = spread.mean(0).sum(0)
         return self.decode(heat.cpu().numpy()), uncertainty.cpu().numpy().astype(np.float32)
 
     def decode(self, heat: np.ndarray) -> np.ndarray:
