@@ -49,7 +49,7 @@ def build_app(registry: Registry) -> typer.Typer:
     backbone_cmd.register(groups["backbone"], registry)
     cache_cmd.register(groups["cache"])
 
-    taken = {"plugins", "run"} | set(groups)
+    taken = {"plugins", "run", "results"} | set(groups)
     for spec in registry.specs("command"):
         target = groups.get(spec.group) if spec.group else app
         if target is None:

@@ -3,24 +3,33 @@
 A recipe is a TOML file:
 
     [recipe]
-    name = "toy-datasetgan-segmentation"
-    out = "runs/{name}/seed{seed}"          # one folder per matrix entry
-    matrix = { seed = [0, 1, 2] }
+    name = "toy-datasetgan"
+    out = "{root}/{head}/seed{seed}"           # one folder per matrix entry
+    matrix = { head = ["segmentation", "depth"],
+               seed = [{ seed = 0, synth_seed = 100000 }, { seed = 1, synth_seed = 200000 }] }
+    over = "seed"                              # results: mean/std over seeds, one group per head
 
-    [vars]                                    # any names usable as {name}
+    [vars]                                     # any names usable as {name}
+    root = "runs/toy-datasetgan"
     backbone = "toy"
 
     [[stage]]
-    name = "sample"
-    run = ["sample", "--backbone", "{backbone}", "-n", "16", "--seed", "{seed}",
-           "--cache", "{out}/samples.h5", "--out", "{out}/samples"]
+    name = "sample"                            # no matrix variable: runs once, shared by all entries
+    run = ["sample", "--backbone", "{backbone}", "-n", "16", "--cache", "{root}/samples.h5", "--out", "{root}/s"]
 
     [[stage]]
     name = "eval"
-    run = ["eval", "...", "--json", "{out}/eval.json"]
-    results = "{out}/eval.json"               # collected into the results table
+    run = ["eval", "...", "--seed", "{seed}", "--json", "{out}/eval.json"]
+    results = "{out}/eval.json"                # collected into the results table
+    label = "DatasetGAN"                       # how `dgan results` names these rows
 
-Each stage is any `dgan` command, built-in or from a plugin.
+Each stage is any `dgan` command, built-in or from a plugin. A matrix value
+is a scalar, or a table holding the axis variable and variables that go with
+that value (`synth_seed` above). Entries run one after the other, stages in
+order; a stage whose command, once filled in, equals one already done is
+not run again, so stages that use no matrix variable run once. `--set
+NAME=VALUE` replaces a [vars] value, or keeps only the listed values of a
+matrix axis (`--set seed=0,1`).
 """
 from __future__ import annotations
 
@@ -30,10 +39,11 @@ import json
 import math
 import string
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import typer
+from typer._click import exceptions as click_exc
 from typer._click.core import Context
 from typer.core import TyperGroup as Group
 
@@ -47,6 +57,7 @@ class Stage:
     name: str
     run: tuple[str, ...]
     results: str | None = None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class Recipe:
     stages: tuple[Stage, ...]
     variables: dict = field(default_factory=dict)
     matrix: dict = field(default_factory=dict)
+    over: str | None = None
 
     def entries(self) -> list[dict]:
         """One variable mapping per matrix combination, with {out} resolved."""
@@ -64,10 +76,39 @@ class Recipe:
         combos = itertools.product(*(self.matrix[k] for k in keys)) if keys else [()]
         entries = []
         for combo in combos:
-            values = {"name": self.name, **self.variables, **dict(zip(keys, combo))}
+            values = {"name": self.name, **self.variables}
+            for key, value in zip(keys, combo):
+                values.update(value if isinstance(value, dict) else {key: value})
             values["out"] = fill(self.out, values, f"{self.path}: [recipe] out")
             entries.append(values)
         return entries
+
+    def group(self, entry: dict) -> dict:
+        """The matrix values results are grouped by: every axis but `over` (none without `over`)."""
+        if self.over is None:
+            return {}
+        return {key: entry[key] for key in sorted(self.matrix) if key != self.over}
+
+    def with_settings(self, settings: dict[str, str]) -> Recipe:
+        """`--set NAME=VALUE`: replace a variable, or keep only the listed values of a matrix axis."""
+        variables, matrix = dict(self.variables), dict(self.matrix)
+        for name, value in settings.items():
+            if name in matrix:
+                wanted = value.split(",")
+                known = [str(v[name] if isinstance(v, dict) else v) for v in matrix[name]]
+                unknown = [w for w in wanted if w not in known]
+                if unknown:
+                    raise DganError(f"{self.path}: matrix axis '{name}' has no value '{unknown[0]}'",
+                                    hint=f"values: {', '.join(known)}")
+                matrix[name] = [v for v, k in zip(matrix[name], known) if k in wanted]
+            elif name in variables:
+                variables[name] = value
+            else:
+                close = difflib.get_close_matches(name, [*variables, *matrix], n=1)
+                raise DganError(f"{self.path}: --set {name}: no such variable or matrix axis",
+                                hint=f"did you mean '{close[0]}'?" if close else
+                                f"variables: {', '.join(sorted([*variables, *matrix])) or 'none'}")
+        return replace(self, variables=variables, matrix=matrix)
 
 
 def fill(template: str, values: dict, where: str) -> str:
@@ -77,6 +118,17 @@ def fill(template: str, values: dict, where: str) -> str:
         raise DganError(f"{where}: unknown variable {{{missing[0]}}}",
                         hint=f"defined: {', '.join(sorted(values))}")
     return template.format(**values)
+
+
+def parse_settings(items: list[str]) -> dict[str, str]:
+    """`NAME=VALUE` strings (the `--set` option) as a mapping."""
+    settings = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise DganError(f"--set expects NAME=VALUE, got '{item}'")
+        settings[name.strip()] = value.strip()
+    return settings
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -100,29 +152,52 @@ def load_recipe(path: str | Path) -> Recipe:
         if name in seen:
             raise DganError(f"{path}: stage name '{name}' used twice")
         seen.add(name)
-        stages.append(Stage(name, tuple(str(a) for a in run), raw.get("results")))
+        stages.append(Stage(name, tuple(str(a) for a in run), raw.get("results"), raw.get("label")))
     if not stages:
         raise DganError(f"{path}: no [[stage]] entries")
     matrix = head.get("matrix", {})
-    if not all(isinstance(v, list) and v for v in matrix.values()):
-        raise DganError(f"{path}: every matrix entry must be a non-empty list")
+    _check_matrix(path, matrix)
+    over = head.get("over")
+    if over is not None and over not in matrix:
+        raise DganError(f"{path}: over = '{over}' is not a matrix axis",
+                        hint=f"axes: {', '.join(matrix) or 'none'}")
     return Recipe(name=head["name"], path=path, out=head.get("out", "runs/{name}"),
-                  stages=tuple(stages), variables=dict(data.get("vars", {})), matrix=matrix)
+                  stages=tuple(stages), variables=dict(data.get("vars", {})), matrix=matrix, over=over)
 
 
-def check_command(root: Group, args: tuple[str, ...], where: str) -> None:
-    """Fail early, with a suggestion, if a stage names no existing command."""
-    cmd, ctx = root, Context(root)
-    for token in args:
-        if not isinstance(cmd, Group) or token.startswith("-"):
-            return
-        sub = cmd.get_command(ctx, token)
+def _check_matrix(path: Path, matrix: dict) -> None:
+    for axis, values in matrix.items():
+        if not isinstance(values, list) or not values:
+            raise DganError(f"{path}: every matrix entry must be a non-empty list")
+        for value in values:
+            if isinstance(value, dict) and axis not in value:
+                raise DganError(f"{path}: matrix axis '{axis}': a table value needs the key '{axis}'")
+
+
+def check_command(root: Group, args: list[str] | tuple[str, ...], where: str) -> None:
+    """Fail early, in one line, on an unknown command (with a suggestion) or arguments it refuses.
+
+    The arguments are parsed as the command would parse them (option names,
+    value types, required options) without running anything.
+    """
+    cmd, ctx, name, rest = root, Context(root, info_name="dgan"), "dgan", list(args)
+    while isinstance(cmd, Group) and rest and not rest[0].startswith("-"):
+        name = rest.pop(0)
+        sub = cmd.get_command(ctx, name)
         if sub is None:
             known = cmd.list_commands(ctx)
-            close = difflib.get_close_matches(token, known, n=1)
-            raise DganError(f"{where}: unknown command '{token}'",
+            close = difflib.get_close_matches(name, known, n=1)
+            raise DganError(f"{where}: unknown command '{name}'",
                             hint=f"did you mean '{close[0]}'?" if close else f"commands: {', '.join(known)}")
+        if isinstance(sub, Group):
+            ctx = Context(sub, parent=ctx, info_name=name)
         cmd = sub
+    if isinstance(cmd, Group):  # options of the root or a group only: nothing to run
+        return
+    try:
+        cmd.make_context(name, rest, parent=ctx)
+    except click_exc.ClickException as exc:
+        raise DganError(f"{where}: {exc.format_message()}") from None
 
 
 def flatten(data, prefix: str = "") -> dict[str, float]:
@@ -136,49 +211,103 @@ def flatten(data, prefix: str = "") -> dict[str, float]:
     return out
 
 
-def aggregate(per_entry: list[dict[str, float]]) -> list[dict]:
+def aggregate(per_entry: list[dict[str, float]], group: dict | None = None) -> list[dict]:
+    """Mean and standard deviation (dividing by n) of every metric over the entries that have it."""
     rows = []
     for key in sorted({k for entry in per_entry for k in entry}):
         values = [entry[key] for entry in per_entry if key in entry]
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-        rows.append({"metric": key, "mean": mean, "std": std, "n": len(values)})
+        rows.append({"group": dict(group or {}), "metric": key, "mean": mean, "std": std, "n": len(values)})
     return rows
 
 
-def run_recipe(recipe: Recipe, registry: Registry, *, only: list[str] = (), force: bool = False) -> dict:
-    """Run every stage for every matrix entry; returns the aggregated results of stages with `results`."""
-    from dgan_cli.cli import build_app, main
+@dataclass(frozen=True)
+class Step:
+    """One stage of one matrix entry, its command filled in."""
 
-    root = typer.main.get_command(build_app(registry))
+    entry: dict
+    stage: Stage
+    args: list[str]
+
+    @property
+    def marker(self) -> Path:
+        return Path(self.entry["out"]) / ".dgan-stages" / f"{self.stage.name}.json"
+
+    def done(self) -> bool:
+        return self.marker.exists() and json.loads(self.marker.read_text()).get("args") == self.args
+
+
+def plan(recipe: Recipe, registry: Registry, only: list[str] = ()) -> list[Step]:
+    """Every step in run order, each command checked (names, options, values) before anything runs."""
+    from dgan_cli.cli import build_app
+
     names = [s.name for s in recipe.stages]
     for name in only:
         if name not in names:
             close = difflib.get_close_matches(name, names, n=1)
             raise DganError(f"{recipe.path}: no stage '{name}'",
                             hint=f"did you mean '{close[0]}'?" if close else f"stages: {', '.join(names)}")
-    for stage in recipe.stages:
-        check_command(root, stage.run, f"{recipe.path}: stage '{stage.name}'")
-    results: dict[str, list[dict[str, float]]] = {}
+    root = typer.main.get_command(build_app(registry))
+    steps = []
     for entry in recipe.entries():
         for stage in recipe.stages:
-            if only and stage.name not in only:
-                continue
-            args = [fill(a, entry, f"{recipe.path}: stage '{stage.name}'") for a in stage.run]
-            marker = Path(entry["out"]) / ".dgan-stages" / f"{stage.name}.json"
-            done = marker.exists() and json.loads(marker.read_text()).get("args") == args
-            if done and not force:
-                err_console.print(f"[dim]{entry['out']}: {stage.name} already done, skipped[/dim]")
-            else:
-                err_console.print(f"[bold]{entry['out']}: {stage.name}[/bold]  dgan {' '.join(args)}")
-                code = main(args, registry=registry)
-                if code != 0:
-                    raise DganError(f"stage '{stage.name}' failed (exit {code}) in {entry['out']}",
-                                    hint="fix it and run the recipe again; finished stages are kept")
-                write_json(marker, {"args": args})
-            if stage.results:
-                path = Path(fill(stage.results, entry, f"{recipe.path}: stage '{stage.name}'"))
-                if path.exists():
-                    results.setdefault(stage.name, []).append(flatten(json.loads(path.read_text())))
-    return {"recipe": recipe.name, "entries": len(recipe.entries()),
-            "results": {stage: aggregate(values) for stage, values in results.items()}}
+            where = f"{recipe.path}: stage '{stage.name}'"
+            args = [fill(a, entry, where) for a in stage.run]
+            check_command(root, args, where)
+            if not only or stage.name in only:
+                steps.append(Step(entry, stage, args))
+    return steps
+
+
+def run_recipe(recipe: Recipe, registry: Registry, *, only: list[str] = (), force: bool = False,
+               dry_run: bool = False) -> dict:
+    """Run every step (or, with dry_run, only say what would run); returns the plan and the results.
+
+    Results come from the `results` files that exist, aggregated per stage and
+    matrix group (see Recipe.group).
+    """
+    from dgan_cli.cli import main
+
+    steps = plan(recipe, registry, only)
+    done: set[tuple[str, ...]] = set()
+    status = []
+    for step in steps:
+        out, name = step.entry["out"], step.stage.name
+        if tuple(step.args) in done:
+            state = "shared"  # the same command already ran for an earlier entry
+        elif step.done() and not force:
+            state = "done"
+        elif dry_run:
+            state = "to run"
+        else:
+            err_console.print(f"[bold]{out}: {name}[/bold]  dgan {' '.join(step.args)}")
+            code = main(step.args, registry=registry)
+            if code != 0:
+                raise DganError(f"stage '{name}' failed (exit {code}) in {out}",
+                                hint="fix it and run the recipe again; finished stages are kept")
+            state = "ran"
+        if not dry_run and state != "done":
+            write_json(step.marker, {"args": step.args})
+        if not dry_run and state in ("done", "shared"):
+            err_console.print(f"[dim]{out}: {name} already done, skipped[/dim]")
+        done.add(tuple(step.args))
+        status.append({"out": out, "stage": name, "state": state, "args": step.args})
+    return {"recipe": recipe.name, "entries": len(recipe.entries()), "over": recipe.over,
+            "labels": {s.name: s.label or s.name for s in recipe.stages if s.results},
+            "steps": status, "results": collect_results(recipe, steps)}
+
+
+def collect_results(recipe: Recipe, steps: list[Step]) -> dict[str, list[dict]]:
+    """Per results stage: aggregated rows per matrix group, from the results files that exist."""
+    found: dict[str, dict[tuple, list[dict[str, float]]]] = {}
+    for step in steps:
+        if not step.stage.results:
+            continue
+        path = Path(fill(step.stage.results, step.entry, f"{recipe.path}: stage '{step.stage.name}'"))
+        if path.exists():
+            per_group = found.setdefault(step.stage.name, {})
+            per_group.setdefault(tuple(recipe.group(step.entry).items()), []).append(
+                flatten(json.loads(path.read_text())))
+    return {stage: [row for group, values in groups.items() for row in aggregate(values, dict(group))]
+            for stage, groups in found.items()}

@@ -20,6 +20,9 @@ def test_wheel_top_level_packages(tmp_path):
     assert top == {"dgan_cli", "dgan_plugins"}
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt")))
     assert b"[dgan]" in entry_points and b"dgan_plugins.stylegan2" in entry_points
+    # Package data a plain install needs: the toy weights and the demo's annotations.
+    assert "dgan_plugins/toy/weights/toy64.pt" in names
+    assert "dgan_plugins/demo/annotations-n16/labels.json" in names
 
 
 def test_no_code_imports_a_bare_plugins_package():
