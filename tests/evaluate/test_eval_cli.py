@@ -60,6 +60,10 @@ def test_eval_reads_a_cache_as_training_set(run_cli, sets, tmp_path):
     (["--train", "{s}/empty", "--test", "{s}/test", "--head", "depth"], "missing"),
     (["--train", "{s}/train", "--test", "{s}/test", "--head", "edges"], "unknown --head"),
     (["--train", "{s}/train", "--test", "{s}/test", "--head", "keypoints", "--net", "resnet"], "unknown --net"),
+    (["--train", "{s}/train", "--test", "{s}/test", "--head", "segmentation", "--net", "resnet18",
+      "--encoder", "{s}/train/labels.json"], "not a readable torch file"),
+    (["--train", "{s}/train", "--test", "{s}/test", "--head", "segmentation", "--encoder", "{s}/x.pt"],
+     "--encoder needs --net resnet18"),
 ])
 def test_bad_input_is_one_line_and_exit_2(run_cli, sets, args, words):
     (sets / "empty").mkdir(exist_ok=True)

@@ -123,3 +123,30 @@ def test_unet_output_matches_the_input_size(width, size):
     from dgan_plugins.evaluate.networks import build_network
 
     assert build_network("unet", 5, width)(torch.rand(2, 3, size, size)).shape == (2, 5, size, size)
+
+
+@pytest.mark.parametrize("size", [30, 64])
+def test_resnet18_output_matches_the_input_size(size):
+    from dgan_plugins.evaluate.networks import build_network
+
+    assert build_network("resnet18", 4)(torch.rand(2, 3, size, size)).shape == (2, 4, size, size)
+
+
+def test_resnet18_state_is_checked_against_the_architecture(tmp_path):
+    import torchvision
+
+    from dgan_plugins.evaluate.networks import build_network, load_resnet18_state
+
+    plain = torchvision.models.resnet18(num_classes=10).state_dict()  # ImageNet stem, another fc
+    torch.save(plain, tmp_path / "plain.pt")
+    dense = build_network("resnet18", 3, encoder=load_resnet18_state(tmp_path / "plain.pt"))
+    assert dense.stem[0].weight.shape[-1] == 7 and torch.equal(dense.stem[0].weight, plain["conv1.weight"])
+
+    resnet34 = torchvision.models.resnet34().state_dict()
+    torch.save(resnet34, tmp_path / "r34.pt")
+    (tmp_path / "text.pt").write_text("not torch")
+    torch.save({"format": "dgan-distill-student", "student": {}}, tmp_path / "student.pt")
+    for name, words in (("r34.pt", "not a torchvision ResNet-18"), ("text.pt", "not a readable torch file"),
+                        ("student.pt", "dgan distill export"), ("missing.pt", "no such file")):
+        with pytest.raises(ValueError, match=words):
+            load_resnet18_state(tmp_path / name)

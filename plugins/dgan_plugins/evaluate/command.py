@@ -16,7 +16,10 @@ def eval_command(
     train_path: Path = typer.Option(..., "--train", help="Training set: a labelled folder or an .h5 dgan cache."),
     test_path: Path = typer.Option(..., "--test", help="Real labelled test images (folder or cache)."),
     head: str = typer.Option(..., "--head", help="Label kind: segmentation, keypoints or depth."),
-    net: str = typer.Option("unet", "--net", help="unet (small, for 64-128px) or deeplabv3 (MobileNetV3)."),
+    net: str = typer.Option("unet", "--net", help="unet (small, for 64-128px), deeplabv3 (MobileNetV3) or "
+                            "resnet18 (ResNet-18 + feature pyramid)."),
+    encoder: Optional[Path] = typer.Option(None, "--encoder", help="ResNet-18 state dict the resnet18 network "
+                                           "starts from, e.g. from `dgan distill export` (default: random)."),
     steps: int = typer.Option(1000, "--steps", help="Optimisation steps (the budget; independent of set size)."),
     batch: int = typer.Option(8, "--batch", help="Images per step."),
     lr: float = typer.Option(2e-3, "--lr", help="Adam learning rate (cosine decay to 0)."),
@@ -48,8 +51,17 @@ def eval_command(
                      (sigma is None or sigma > 0, "--sigma must be positive")):
         if not ok:
             raise DganError(rule)
+    if encoder is not None:
+        if net != "resnet18":
+            raise DganError(f"--encoder needs --net resnet18, not {net}")
+        from dgan_plugins.evaluate.networks import load_resnet18_state
+        try:
+            load_resnet18_state(encoder)  # fail before any data is read
+        except ValueError as exc:
+            raise DganError(str(exc)) from None
     cfg = TrainConfig(steps=steps, batch=batch, lr=lr, seed=seed, augment=augment, device=_device(device))
-    opts = EvalOptions(net=net, width=width, sigma=sigma, pck_norm=pck_norm)
+    opts = EvalOptions(net=net, width=width, sigma=sigma, pck_norm=pck_norm,
+                       encoder=str(encoder) if encoder else None)
 
     train_set = load_set(train_path, head, "training")
     test_set = load_set(test_path, head, "test")

@@ -13,7 +13,7 @@ import torch
 from dgan_cli.errors import DganError
 from dgan_plugins.evaluate.augment import Augmenter
 from dgan_plugins.evaluate.data import check_compatible
-from dgan_plugins.evaluate.networks import build_network
+from dgan_plugins.evaluate.networks import build_network, load_resnet18_state
 from dgan_plugins.evaluate.tasks import DepthTask, KeypointTask, SegmentationTask, mirror_permutation
 from dgan_plugins.evaluate.train import LabelledSet, TrainConfig, score, train
 
@@ -29,6 +29,7 @@ class EvalOptions:
     width: int = 16               # UNet base channels
     sigma: float | None = None    # keypoint heatmap sigma in pixels; None = 2.5% of the image side
     pck_norm: str = "image"
+    encoder: str | None = None    # ResNet-18 state dict the resnet18 network starts from
 
 
 def make_task(kind: str, train_set: LabelledSet, opts: EvalOptions):
@@ -52,7 +53,8 @@ def evaluate(train_set: LabelledSet, test_set: LabelledSet, kind: str, cfg: Trai
     check_compatible(train_set, test_set, kind)
     task = make_task(kind, train_set, opts)
     torch.manual_seed(cfg.seed)  # the initial weights
-    model = build_network(opts.net, task.channels, opts.width)
+    encoder = load_resnet18_state(opts.encoder) if opts.encoder else None
+    model = build_network(opts.net, task.channels, opts.width, encoder)
     augmenter = Augmenter(kind, mirror_permutation(train_set.names)) if cfg.augment else None
     start = time.perf_counter()
     with progress(f"Training {opts.net} ({kind}, {len(train_set)} images)", cfg.steps) as bar:
