@@ -11,12 +11,12 @@ for scores such as mIoU or PCK, below 1 for errors such as MSE.
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from dgan_cli.atomic import atomic_output
 from dgan_cli.errors import DganError
+from dgan_cli.jsonfile import read_json
 
 BEGIN, END = "<!-- dgan results: {} -->", "<!-- end of dgan results: {} -->"
 
@@ -29,12 +29,7 @@ class Source:
 
 
 def load_summary(path: Path) -> dict:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise DganError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DganError(f"{path}: not a readable JSON file ({exc})") from None
+    data = read_json(path, "file")
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict) or "recipe" not in data:
         raise DganError(f"{path}: not a recipe summary", hint="write one with `dgan run RECIPE --json PATH`")
     return data

@@ -1,13 +1,13 @@
 """What every format reader returns: one label of one sample, and the file it came from."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dgan_cli.errors import DganError
+from dgan_cli.jsonfile import read_json
 
 
 @dataclass(frozen=True)
@@ -20,12 +20,9 @@ class Annotation:
     source: Path
 
 
-def read_json(path: Path):
-    """A JSON file, or one line naming it."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DganError(f"{path}: corrupt JSON ({exc})") from None
+def read_annotation_json(path: Path):
+    """An annotation file's JSON, or one line naming it."""
+    return read_json(path, "JSON", unreadable="corrupt")
 
 
 def check_size(path: Path | str, hw: tuple[int, int], expected: tuple[int, int]) -> None:

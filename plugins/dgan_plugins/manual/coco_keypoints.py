@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dgan_cli.errors import DganError
-from dgan_plugins.manual.annotation import Annotation, check_size, read_json
+from dgan_plugins.manual.annotation import Annotation, check_size, read_annotation_json
 from dgan_plugins.manual.names import LabelNames
 
 INDEX_FILE = "keypoints.json"
@@ -25,7 +25,7 @@ def read_coco_keypoints(directory: Path, names: LabelNames, image_hw: tuple[int,
     path = directory / INDEX_FILE if directory.is_dir() else directory
     if not path.is_file():
         raise DganError(f"{path}: no such COCO keypoints file")
-    doc = read_json(path)
+    doc = read_annotation_json(path)
     try:
         images = {img["id"]: img for img in doc["images"]}
         categories = {cat["id"]: list(cat["keypoints"]) for cat in doc["categories"]}

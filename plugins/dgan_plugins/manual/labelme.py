@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dgan_cli.errors import DganError
-from dgan_plugins.manual.annotation import Annotation, check_size, files_in, read_json
+from dgan_plugins.manual.annotation import Annotation, check_size, files_in, read_annotation_json
 from dgan_plugins.manual.names import LabelNames
 from dgan_plugins.manual.rasterise import circle_mask, polygon_mask, rectangle_mask
 
@@ -35,7 +35,7 @@ def read_labelme(directory: Path, names: LabelNames, image_hw: tuple[int, int],
 
 def read_labelme_file(path: Path, names: LabelNames, image_hw: tuple[int, int],
                       unlabelled: str = "background") -> list[Annotation]:
-    doc = read_json(path)
+    doc = read_annotation_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
         raise DganError(f"{path}: not a LabelMe file (no 'shapes' list)")
     if "imageHeight" in doc and "imageWidth" in doc:

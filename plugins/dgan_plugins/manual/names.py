@@ -10,11 +10,11 @@ does not describe is refused.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dgan_cli.errors import DganError
+from dgan_cli.jsonfile import read_json
 
 DEPTH_PNG_SCALE = "png_scale"  # 16-bit PNG steps per depth unit
 
@@ -55,12 +55,7 @@ class LabelNames:
 
 
 def read_label_names(path: Path) -> LabelNames:
-    try:
-        raw = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise DganError(f"{path}: no such LABELS file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DganError(f"{path}: not a readable JSON file ({exc})") from None
+    raw = read_json(path, "LABELS file")
     if not isinstance(raw, dict):
         raise DganError(f"{path}: expected a JSON object of label kinds")
     return LabelNames(Path(path), raw)

@@ -16,7 +16,6 @@ Sheet size, with P panels of h x w pixels at scale s, C columns and R rows:
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import typer
 
 from dgan_cli.errors import DganError
+from dgan_cli.jsonfile import read_json
 
 GAP, CAPTION, NAME_MIN_PX = 4, 14, 160
 BACKGROUND, MISSING = (24, 24, 24), (64, 64, 64)
@@ -275,10 +275,7 @@ def show_command(
 
 
 def _read_labels(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DganError(f"{path}: not a readable labels JSON file ({exc})") from None
+    data = read_json(path, "labels JSON file")
     if not isinstance(data, dict):
         raise DganError(f"{path}: expected a JSON object of label kinds")
     return data
