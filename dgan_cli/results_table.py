@@ -36,13 +36,22 @@ def load_summary(path: Path) -> dict:
 
 
 def sources(summaries: list[dict]) -> list[Source]:
-    found = []
+    """One source per recipe stage. Summaries of the same recipe (e.g. one run per head, each
+    with its own settings) add their groups to it; a group measured twice is refused."""
+    found: dict[str, Source] = {}
     for summary in summaries:
         labels = summary.get("labels", {})
         for stage, rows in summary["results"].items():
             keyed = {(tuple(sorted(r.get("group", {}).items())), r["metric"]): r for r in rows}
-            found.append(Source(f"{summary['recipe']}/{stage}", labels.get(stage, stage), keyed))
-    return found
+            name = f"{summary['recipe']}/{stage}"
+            if name in found:
+                twice = sorted({str(dict(group)) for group, _ in keyed.keys() & found[name].rows.keys()})
+                if twice:
+                    raise DganError(f"{name}: group {twice[0]} is in more than one summary",
+                                    hint="give each summary other matrix values (e.g. --set head=...)")
+                keyed = {**found[name].rows, **keyed}
+            found[name] = Source(name, labels.get(stage, stage), keyed)
+    return list(found.values())
 
 
 def _find(found: list[Source], wanted: str | None, option: str) -> Source | None:

@@ -266,3 +266,20 @@ def test_results_bad_input_is_one_line(run_cli, tmp_path):
     assert result.code == 2 and "broken marker pair" in result.err
     (tmp_path / "not.json").write_text("[1]")
     assert run_cli("results", tmp_path / "not.json").code == 2
+
+
+def test_results_merge_one_recipe_run_per_head(run_cli, tmp_path):
+    whole = summaries(run_cli, tmp_path)
+    reg = matrix_registry()
+    per_head = [whole[0]]
+    for head in ("seg", "depth"):
+        per_head.append(tmp_path / f"base-{head}.json")
+        assert run_cli("run", tmp_path / "base.toml", "--set", f"head={head}", "--json", per_head[-1],
+                       registry=reg).code == 0
+    args = ["--metric", "metrics.miou", "--baseline", "base/few", "--reference", "base/full"]
+    assert run_cli("results", *whole, *args, "--json", tmp_path / "whole.json").code == 0
+    assert run_cli("results", *per_head, *args, "--json", tmp_path / "merged.json").code == 0
+    merged, one = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("merged", "whole"))
+    assert merged["rows"] == one["rows"] and merged["cells"] == one["cells"] and len(merged["rows"]) == 6
+    result = run_cli("results", *per_head, whole[1], *args)
+    assert result.code == 2 and "base/few: group {'head': 'depth'} is in more than one summary" in result.err
