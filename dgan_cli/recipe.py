@@ -69,11 +69,14 @@ class Recipe:
     variables: dict = field(default_factory=dict)
     matrix: dict = field(default_factory=dict)
     over: str | None = None
+    whole_matrix: dict | None = None  # the matrix before `--set` kept only some values
 
-    def entries(self) -> list[dict]:
-        """One variable mapping per matrix combination, with {out} resolved."""
-        keys = sorted(self.matrix)
-        combos = itertools.product(*(self.matrix[k] for k in keys)) if keys else [()]
+    def entries(self, whole: bool = False) -> list[dict]:
+        """One variable mapping per matrix combination, with {out} resolved; `whole`: also the
+        combinations `--set` left out."""
+        matrix = self.whole_matrix if whole and self.whole_matrix is not None else self.matrix
+        keys = sorted(matrix)
+        combos = itertools.product(*(matrix[k] for k in keys)) if keys else [()]
         entries = []
         for combo in combos:
             values = {"name": self.name, **self.variables}
@@ -108,7 +111,8 @@ class Recipe:
                 raise DganError(f"{self.path}: --set {name}: no such variable or matrix axis",
                                 hint=f"did you mean '{close[0]}'?" if close else
                                 f"variables: {', '.join(sorted([*variables, *matrix])) or 'none'}")
-        return replace(self, variables=variables, matrix=matrix)
+        return replace(self, variables=variables, matrix=matrix,
+                       whole_matrix=self.matrix if self.whole_matrix is None else self.whole_matrix)
 
 
 def fill(template: str, values: dict, where: str) -> str:
@@ -229,10 +233,11 @@ class Step:
     entry: dict
     stage: Stage
     args: list[str]
+    home: str  # where its marker lives: the first entry's out for a shared command
 
     @property
     def marker(self) -> Path:
-        return Path(self.entry["out"]) / ".dgan-stages" / f"{self.stage.name}.json"
+        return Path(self.home) / ".dgan-stages" / f"{self.stage.name}.json"
 
     def done(self) -> bool:
         return self.marker.exists() and json.loads(self.marker.read_text()).get("args") == self.args
@@ -249,14 +254,18 @@ def plan(recipe: Recipe, registry: Registry, only: list[str] = ()) -> list[Step]
             raise DganError(f"{recipe.path}: no stage '{name}'",
                             hint=f"did you mean '{close[0]}'?" if close else f"stages: {', '.join(names)}")
     root = typer.main.get_command(build_app(registry))
+    first = recipe.entries(whole=True)[0]
     steps = []
     for entry in recipe.entries():
         for stage in recipe.stages:
             where = f"{recipe.path}: stage '{stage.name}'"
             args = [fill(a, entry, where) for a in stage.run]
             check_command(root, args, where)
+            # A command the first entry of the whole matrix shares (no matrix variable in it) is
+            # marked there, so a run with `--set head=depth` finds it done too.
+            home = first["out"] if args == [fill(a, first, where) for a in stage.run] else entry["out"]
             if not only or stage.name in only:
-                steps.append(Step(entry, stage, args))
+                steps.append(Step(entry, stage, args, home))
     return steps
 
 

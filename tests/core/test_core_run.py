@@ -177,6 +177,9 @@ def test_set_replaces_variables_and_selects_matrix_values(run_cli, tmp_path):
     result = run_cli("run", recipe, "--set", "seed=2", "--set", "bias=1.5", "--set", "head=seg", registry=reg)
     assert result.code == 0, result.err
     assert CALLS == ["prep", "measure 2 1.5"]
+    # another head alone: the shared stage is found done
+    assert run_cli("run", recipe, "--set", "seed=2", "--set", "bias=1.5", "--set", "head=depth", registry=reg).code == 0
+    assert CALLS == ["prep", "measure 2 1.5", "measure 2 1.5"]
     result = run_cli("run", recipe, "--set", "bais=1", registry=reg)
     assert result.code == 2 and "--set bais: no such variable or matrix axis (did you mean 'bias'?)" in result.err
     result = run_cli("run", recipe, "--set", "seed=7", registry=reg)
