@@ -110,7 +110,6 @@ def test_run_folder_holds_checkpoints_samples_and_a_loadable_generator(tmp_path,
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_first_interrupt_finishes_the_step_and_checkpoints(tmp_path, image_folder, monkeypatch, signum):
     step = Trainer.step
-    handler_before = signal.getsignal(signum)
 
     def interrupted_step(self, real):
         if self.step_count == 1:
@@ -118,11 +117,18 @@ def test_first_interrupt_finishes_the_step_and_checkpoints(tmp_path, image_folde
         return step(self, real)
 
     monkeypatch.setattr(Trainer, "step", interrupted_step)
+    # A shell starts background jobs with SIGINT ignored, and the trainer rightly leaves an
+    # ignored signal alone: give the signal its usual handler for this test.
+    handler_before = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+    outer = signal.signal(signum, handler_before)
     run = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt):
-        train_backbone(run, _options(image_folder, steps=10, snapshot_every=100))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_backbone(run, _options(image_folder, steps=10, snapshot_every=100))
+        assert signal.getsignal(signum) is handler_before
+    finally:
+        signal.signal(signum, outer)
     assert load_checkpoint(run / "latest.pt")["step"] == 2
-    assert signal.getsignal(signum) is handler_before
 
 
 def test_a_run_stopped_before_its_first_snapshot_resumes_from_scratch_with_the_same_bytes(tmp_path, image_folder):
