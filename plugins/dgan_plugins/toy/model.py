@@ -1,9 +1,16 @@
-"""The toy creature as a list of ellipsoids, drawn at random from one seed.
+"""The toy creature (world v2) as a list of ellipsoids, drawn from one latent vector.
 
-Every visible thing is an ellipsoid (head, ears, eyes, nose, hair, body, an
-occluder), so one z-buffered ray/quadric test renders images, part labels,
-depth and shading alike. This module only samples the scene: where each
-ellipsoid is, its colour and part class; `render.py` rasterises it.
+Every visible thing is an ellipsoid (head, ears, eyes, nose, hair, body...),
+so one z-buffered ray/quadric test renders images, part labels, depth and
+shading alike. This module only builds the scene; `render.py` rasterises it.
+
+The world is a function of a latent: a 128-d standard normal vector, used at
+unit RMS exactly as a StyleGAN2 mapping network normalises its z. Class is
+the argmax of the first four components; every other factor reads one
+component through the normal CDF as a uniform number. A seed draws its latent
+with numpy, so a generator whose z has the same size can be trained on pairs
+(z, render(z)) and, sampled from its prior, still shows the world's own
+distribution (docs/toy-world.md).
 
 Coordinates: object space has x to the creature's left (image right when it
 faces the camera), y up, z away from the camera; its head centre is the
@@ -12,6 +19,7 @@ rotated by the pose and pushed `distance` units away from the camera.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,13 +31,15 @@ SKELETON = ((0, 1), (0, 2), (1, 2), (2, 3), (2, 4), (3, 4), (0, 5), (1, 6))
 PALETTE = ((0, 0, 0), (230, 180, 140), (110, 60, 30), (220, 90, 90), (60, 120, 230),
            (150, 100, 230), (240, 220, 60), (200, 40, 60), (60, 170, 90))
 FAR_DEPTH = 12.0
+LATENT_DIM = 128
+WORLD_VERSION = 2
 
 # Drawing slots, in a fixed order; a creature without a part disables its slot.
 SLOTS = ("body", "neck", "head", "muzzle", "hair_cap", "hair_back", "ear_l", "ear_r",
-         "eye_l", "eye_r", "iris_l", "iris_r", "brow_l", "brow_r", "nose", "mouth", "occluder")
+         "eye_l", "eye_r", "iris_l", "iris_r", "brow_l", "brow_r", "nose", "mouth")
 SLOT_PART = np.array([PART_CLASSES.index(p) for p in (
     "body", "body", "face", "face", "hair", "hair", "ear", "ear",
-    "eye", "eye", "eye", "eye", "eyebrow", "eyebrow", "nose", "mouth", "background")], np.uint8)
+    "eye", "eye", "eye", "eye", "eyebrow", "eyebrow", "nose", "mouth")], np.uint8)
 _S = {name: i for i, name in enumerate(SLOTS)}
 
 # Each keypoint: the slots that count as "its part" for visibility, the slot it
@@ -62,7 +72,48 @@ class Scene:
     centre_px: tuple       # (x, y) pixel position of the head centre
     light: np.ndarray      # [3] unit vector towards the light
     ambient: float
-    background: dict       # parameters of the background texture
+    background: dict       # top and bottom colour of the vertical gradient
+
+
+def seed_latent(seed: int) -> np.ndarray:
+    """The latent of a seed: standard normal, with its class component moved to seed % 4.
+
+    Swapping the largest of the first four components into place keeps the
+    distribution given the class, and makes any 4k consecutive seeds hold
+    exactly k samples of each class.
+    """
+    z = np.random.default_rng(seed).standard_normal(LATENT_DIM)
+    top, want = int(np.argmax(z[:4])), seed % len(OBJECT_CLASSES)
+    z[[top, want]] = z[[want, top]]
+    return z
+
+
+class _Factors:
+    """Hands out the latent's components in a fixed order, each as a number in [0, 1)."""
+
+    def __init__(self, z: np.ndarray):
+        z = np.asarray(z, np.float64)
+        if z.shape != (LATENT_DIM,):
+            raise ValueError(f"a toy latent has shape ({LATENT_DIM},), got {z.shape}")
+        self.z = z / math.sqrt(max(float(np.mean(z * z)), 1e-12))
+        self.next = len(OBJECT_CLASSES)
+
+    def unit(self) -> float:
+        value = 0.5 * (1.0 + math.erf(self.z[self.next] / math.sqrt(2.0)))
+        self.next += 1
+        return min(max(value, 0.0), 1.0 - 1e-12)
+
+    def uniform(self, lo: float, hi: float) -> float:
+        return lo + (hi - lo) * self.unit()
+
+    def jitter(self, value: float, rel: float = 0.1) -> float:
+        return value * (1.0 + rel * self.uniform(-1.0, 1.0))
+
+    def pick(self, options):
+        return options[int(self.unit() * len(options))]
+
+    def colour(self, base, spread: float = 0.06) -> np.ndarray:
+        return np.clip(np.asarray(base) + [self.uniform(-spread, spread) for _ in range(3)], 0.0, 1.0)
 
 
 def _rot_x(a):
@@ -113,125 +164,108 @@ class _Builder:
         self.add(into, (x, y, z + sink * radii[2]), radii, albedo, roll)
 
 
-def _jitter(rng, value, rel=0.1):
-    return value * (1.0 + rel * rng.uniform(-1.0, 1.0))
-
-
-def _colour(rng, base, spread=0.08):
-    return np.clip(np.asarray(base) + rng.uniform(-spread, spread, 3), 0.0, 1.0)
-
-
 _SKIN = ((0.96, 0.80, 0.68), (0.87, 0.66, 0.50), (0.66, 0.46, 0.32), (0.42, 0.28, 0.20))
 _HAIR = ((0.10, 0.08, 0.07), (0.35, 0.20, 0.10), (0.75, 0.55, 0.25), (0.55, 0.15, 0.08), (0.6, 0.6, 0.6))
-_FUR = {"cat": ((0.90, 0.55, 0.20), (0.55, 0.55, 0.58), (0.95, 0.93, 0.88), (0.20, 0.18, 0.18)),
-        "bear": ((0.45, 0.28, 0.15), (0.25, 0.17, 0.12), (0.85, 0.80, 0.70)),
-        "dog": ((0.80, 0.62, 0.38), (0.30, 0.22, 0.16), (0.92, 0.88, 0.80), (0.55, 0.35, 0.20))}
-_EYE_IRIS = ((0.25, 0.45, 0.75), (0.35, 0.22, 0.12), (0.30, 0.55, 0.30), (0.10, 0.10, 0.10))
+_FUR = {"cat": ((0.90, 0.55, 0.20), (0.55, 0.55, 0.58), (0.95, 0.93, 0.88), (0.30, 0.26, 0.24)),
+        "bear": ((0.45, 0.28, 0.15), (0.30, 0.20, 0.14), (0.85, 0.80, 0.70)),
+        "dog": ((0.80, 0.62, 0.38), (0.36, 0.26, 0.18), (0.92, 0.88, 0.80), (0.55, 0.35, 0.20))}
+_IRIS = ((0.25, 0.45, 0.75), (0.35, 0.22, 0.12), (0.30, 0.55, 0.30), (0.10, 0.10, 0.10))
 
 
-def _human(rng, b):
-    skin = _colour(rng, _SKIN[rng.integers(len(_SKIN))], 0.05)
-    hair = _colour(rng, _HAIR[rng.integers(len(_HAIR))], 0.05)
-    a = _jitter(rng, 0.8, 0.08)
+def _human(f: _Factors, b: _Builder) -> None:
+    skin = f.colour(f.pick(_SKIN), 0.04)
+    hair = f.colour(f.pick(_HAIR), 0.04)
+    a = f.jitter(0.8, 0.06)
     b.add("head", (0, 0, 0), (a, 1.0, 0.85), skin)
-    b.add("neck", (0, -1.05, 0.15), (_jitter(rng, 0.36), 0.55, 0.36), skin * 0.9)
-    ear_y = rng.uniform(-0.1, 0.05)
+    b.add("neck", (0, -1.05, 0.15), (f.jitter(0.36), 0.55, 0.36), skin * 0.88)
+    ear_y = f.uniform(-0.1, 0.05)
     for side, slot in ((1, "ear_l"), (-1, "ear_r")):
-        b.add(slot, (side * (a + 0.02), ear_y, 0.05), (0.16, 0.22, 0.12), skin * 0.95)
-    if rng.random() < 0.9:
-        lift = rng.uniform(0.15, 0.3)
-        b.add("hair_cap", (0, lift, 0.12), (a * 1.1, 0.98, 0.95), hair)
-        if rng.random() < 0.45:
-            b.add("hair_back", (0, -0.35, 0.45), (a * 1.25, _jitter(rng, 1.05), 0.55), hair)
-    eye_x, eye_y = _jitter(rng, 0.31, 0.08), rng.uniform(0.05, 0.18)
-    gaze = rng.uniform(-0.04, 0.04, 2)
-    iris = _colour(rng, _EYE_IRIS[rng.integers(len(_EYE_IRIS))], 0.05)
-    brow_tilt = rng.uniform(-0.25, 0.25)
+        b.add(slot, (side * (a + 0.02), ear_y, 0.05), (0.18, 0.25, 0.12), skin * 0.9)
+    b.add("hair_cap", (0, f.uniform(0.2, 0.32), 0.12), (a * 1.1, 0.98, 0.95), hair)
+    if f.unit() < 0.45:
+        b.add("hair_back", (0, -0.35, 0.45), (a * 1.25, f.jitter(1.05), 0.55), hair)
+    eye_x, eye_y = f.jitter(0.32, 0.06), f.uniform(0.02, 0.12)
+    iris = f.colour(f.pick(_IRIS), 0.04)
+    brow_tilt, brow_lift = f.uniform(-0.2, 0.2), f.uniform(0.24, 0.3)
     for side, s in ((1, "l"), (-1, "r")):
-        b.on_surface("head", side * eye_x, eye_y, (0.17, 0.11, 0.08), (0.96, 0.96, 0.94), into=f"eye_{s}")
-        b.on_surface("head", side * eye_x + gaze[0], eye_y + gaze[1], (0.085, 0.085, 0.07), iris,
-                     sink=0.0, into=f"iris_{s}")
-        b.on_surface("head", side * eye_x, eye_y + rng.uniform(0.18, 0.25), (0.2, 0.065, 0.06),
-                     hair * 0.8, roll=side * brow_tilt, into=f"brow_{s}")
-    b.on_surface("head", 0, -0.2, (0.1, _jitter(rng, 0.2), _jitter(rng, 0.2)), skin * 0.92,
-                 sink=0.1, into="nose")
-    lips = _colour(rng, (0.75, 0.3, 0.3), 0.08)
-    b.on_surface("head", 0, rng.uniform(-0.58, -0.48), (_jitter(rng, 0.26), _jitter(rng, 0.08, 0.25), 0.06),
+        b.on_surface("head", side * eye_x, eye_y, (0.2, 0.13, 0.08), (0.96, 0.96, 0.94), into=f"eye_{s}")
+        b.on_surface("head", side * eye_x, eye_y, (0.1, 0.1, 0.07), iris, sink=0.0, into=f"iris_{s}")
+        b.on_surface("head", side * eye_x, eye_y + brow_lift, (0.23, 0.075, 0.06), hair * 0.8,
+                     roll=side * brow_tilt, into=f"brow_{s}")
+    b.on_surface("head", 0, -0.22, (0.13, f.jitter(0.22, 0.1), 0.2), skin * 0.78, sink=0.1, into="nose")
+    lips = f.colour((0.72, 0.28, 0.3), 0.06)
+    b.on_surface("head", 0, f.uniform(-0.6, -0.52), (f.jitter(0.28, 0.1), f.jitter(0.1, 0.15), 0.06),
                  lips, into="mouth")
-    _add_body(rng, b, clothes=rng.uniform(0.1, 0.9, 3))
+    b.add("body", (0, -2.1, 0.35), (f.jitter(1.5), 0.95, 0.7), f.colour((0.5, 0.5, 0.5), 0.4))
 
 
-def _add_body(rng, b, clothes):
-    b.add("body", (0, -2.1, 0.35), (_jitter(rng, 1.5), 0.95, 0.7), clothes)
-
-
-def _animal(rng, b, kind):
-    fur = _colour(rng, _FUR[kind][rng.integers(len(_FUR[kind]))], 0.06)
+def _animal(f: _Factors, b: _Builder, kind: str) -> None:
+    fur = f.colour(f.pick(_FUR[kind]), 0.05)
     light_fur = np.clip(fur * 0.4 + 0.6, 0, 1)
-    dark = _colour(rng, (0.12, 0.1, 0.1), 0.04)
-    width = {"cat": 1.0, "bear": 1.0, "dog": 0.85}[kind]
-    a = _jitter(rng, width, 0.07)
+    dark = f.colour((0.12, 0.1, 0.1), 0.03)
+    a = f.jitter({"cat": 1.0, "bear": 1.0, "dog": 0.85}[kind], 0.06)
     b.add("head", (0, 0, 0), (a, {"cat": 0.88, "bear": 0.95, "dog": 1.0}[kind], 0.9), fur)
-    b.add("neck", (0, -1.0, 0.2), (_jitter(rng, 0.5), 0.6, 0.45), fur * 0.9)
+    b.add("neck", (0, -1.0, 0.2), (f.jitter(0.5), 0.6, 0.45), fur * 0.88)
+    ear_size, ear_tilt = f.jitter(1.0, 0.12), f.uniform(0.0, 1.0)
     for side, slot in ((1, "ear_l"), (-1, "ear_r")):
         if kind == "cat":
-            b.add(slot, (side * 0.55 * a, 0.8, 0.12), (0.24, _jitter(rng, 0.45), 0.1), fur,
-                  roll=-side * rng.uniform(0.25, 0.5))
+            b.add(slot, (side * 0.55 * a, 0.8, 0.12), (0.26, 0.45 * ear_size, 0.1), fur * 0.92,
+                  roll=-side * (0.25 + 0.25 * ear_tilt))
         elif kind == "bear":
-            b.add(slot, (side * 0.7 * a, 0.72, 0.12), (_jitter(rng, 0.27),) * 2 + (0.12,), fur * 0.85)
+            b.add(slot, (side * 0.7 * a, 0.72, 0.12), (0.28 * ear_size, 0.28 * ear_size, 0.12), fur * 0.8)
         else:
-            b.add(slot, (side * (a + 0.05), -0.15, 0.0), (0.2, _jitter(rng, 0.52), 0.1), fur * 0.7,
-                  roll=side * rng.uniform(0.0, 0.35))
-    eye_x, eye_y = _jitter(rng, {"cat": 0.36, "bear": 0.34, "dog": 0.3}[kind], 0.08), rng.uniform(0.1, 0.22)
-    eye_r = {"cat": (0.19, 0.13), "bear": (0.09, 0.09), "dog": (0.12, 0.11)}[kind]
-    iris_r = {"cat": (0.045, 0.11), "bear": (0.07, 0.07), "dog": (0.08, 0.08)}[kind]
+            b.add(slot, (side * (a + 0.05), -0.15, 0.0), (0.22, 0.52 * ear_size, 0.1), fur * 0.65,
+                  roll=side * 0.35 * ear_tilt)
+    eye_x = f.jitter({"cat": 0.36, "bear": 0.34, "dog": 0.3}[kind], 0.06)
+    eye_y = f.uniform(0.08, 0.18)
+    eye_r = {"cat": (0.2, 0.14), "bear": (0.13, 0.13), "dog": (0.15, 0.14)}[kind]
+    iris_r = {"cat": (0.06, 0.12), "bear": (0.09, 0.09), "dog": (0.09, 0.09)}[kind]
     white = (0.7, 0.85, 0.3) if kind == "cat" else (0.95, 0.95, 0.92)
+    white = f.colour(white, 0.04)
     for side, s in ((1, "l"), (-1, "r")):
-        b.on_surface("head", side * eye_x, eye_y, eye_r + (0.08,), _colour(rng, white, 0.05), into=f"eye_{s}")
+        b.on_surface("head", side * eye_x, eye_y, eye_r + (0.08,), white, into=f"eye_{s}")
         b.on_surface("head", side * eye_x, eye_y, iris_r + (0.07,), dark, sink=0.0, into=f"iris_{s}")
-        if kind == "dog" and rng.random() < 0.7:
-            b.on_surface("head", side * eye_x, eye_y + 0.2, (0.1, 0.06, 0.06), light_fur, into=f"brow_{s}")
+        if kind == "dog":
+            b.on_surface("head", side * eye_x, eye_y + 0.24, (0.14, 0.075, 0.06), light_fur, into=f"brow_{s}")
     if kind == "cat":
-        b.on_surface("head", 0, -0.2, (0.09, 0.06, 0.08), _colour(rng, (0.9, 0.5, 0.55), 0.05), into="nose")
-        b.on_surface("head", 0, -0.42, (0.16, 0.065, 0.05), dark, into="mouth")
+        b.on_surface("head", 0, -0.2, (0.13, 0.09, 0.08), f.colour((0.9, 0.5, 0.55), 0.04), into="nose")
+        b.on_surface("head", 0, -0.45, (0.2, 0.08, 0.05), dark, into="mouth")
     else:
-        snout = (0.42, 0.32, 0.4) if kind == "bear" else (0.34, 0.3, 0.5)
+        snout = (0.44, 0.34, 0.4) if kind == "bear" else (0.36, 0.32, 0.5)
         b.on_surface("head", 0, -0.32, snout, light_fur, sink=0.45, into="muzzle")
-        b.on_surface("muzzle", 0, -0.2, (0.15, 0.1, 0.1), dark, sink=0.2, into="nose")
-        b.on_surface("muzzle", 0, -0.45, (0.17, 0.065, 0.05), dark * 1.3, into="mouth")
-    _add_body(rng, b, clothes=fur * 0.95)
-
-
-def _background(rng) -> dict:
-    """Base colour plus three soft colour waves (30% keep a single wave)."""
-    angle = rng.uniform(0, np.pi, 3)
-    freq = rng.uniform(0.5, 3.0, 3)  # cycles per image
-    colour = rng.uniform(-0.15, 0.15, (3, 3))
-    if rng.random() < 0.3:
-        colour[1:] = 0.0
-    return {"base": rng.uniform(0.15, 0.85, 3),
-            "freq": np.stack([freq * np.cos(angle), freq * np.sin(angle)], axis=1),
-            "phase": rng.uniform(0, 2 * np.pi, 3), "sharp": rng.uniform(0.5, 3.0, 3), "colour": colour}
+        b.on_surface("muzzle", 0, -0.18, (0.17, 0.11, 0.1), dark, sink=0.2, into="nose")
+        b.on_surface("muzzle", 0, -0.47, (0.2, 0.08, 0.05), dark * 1.3, into="mouth")
+    b.add("body", (0, -2.1, 0.35), (f.jitter(1.5), 0.95, 0.7), fur * 0.95)
 
 
 def sample_scene(seed: int, resolution: int) -> Scene:
-    """Draw one creature, pose, light and background from `seed` alone."""
-    rng = np.random.default_rng(seed)
-    object_class = seed % len(OBJECT_CLASSES)  # every 4 consecutive seeds hold one of each class
+    """The scene of one seed (its `seed_latent`)."""
+    return scene_from_latent(seed_latent(seed), resolution)
+
+
+def scene_from_latent(z: np.ndarray, resolution: int) -> Scene:
+    """Draw one creature, pose, light and background from a latent vector alone."""
+    f = _Factors(z)
+    object_class = int(np.argmax(f.z[:len(OBJECT_CLASSES)]))
     kind = OBJECT_CLASSES[object_class]
+    # pose, framing, light and background first, so that each keeps its component in every class
+    yaw, pitch, roll = f.uniform(-0.35, 0.35), f.uniform(-0.15, 0.15), f.uniform(-0.12, 0.12)
+    scale = resolution * f.uniform(0.31, 0.36)
+    centre_px = (resolution * (0.5 + f.uniform(-0.04, 0.04)), resolution * (0.46 + f.uniform(-0.04, 0.04)))
+    light = np.array([f.uniform(-0.5, 0.5), f.uniform(0.0, 0.5), -1.0])
+    ambient = f.uniform(0.55, 0.7)
+    top = np.array([f.uniform(0.2, 0.85) for _ in range(3)])
+    background = {"top": top, "bottom": np.clip(top + [f.uniform(-0.2, 0.2) for _ in range(3)], 0.0, 1.0)}
+
     b = _Builder()
     if kind == "human":
-        _human(rng, b)
+        _human(f, b)
     else:
-        _animal(rng, b, kind)
+        _animal(f, b, kind)
 
-    yaw, pitch, roll = rng.uniform(-0.6, 0.6), rng.uniform(-0.25, 0.25), np.clip(rng.normal(0, 0.15), -0.4, 0.4)
-    scale = resolution * rng.uniform(0.19, 0.29)
-    centre_px = (resolution * (0.5 + rng.uniform(-0.12, 0.12)), resolution * (0.5 + rng.uniform(-0.1, 0.1)))
     distance = 6.0 * 0.24 * resolution / scale  # bigger on screen = closer
     pose = _rot_z(roll) @ _rot_y(yaw) @ _rot_x(pitch)
     offset = np.array([0.0, 0.0, distance])
-
     ear_uv = _EAR_KEYPOINT[kind]
     keypoints = []
     for (_, slot, uv), name in zip(KEYPOINT_ANCHORS, KEYPOINT_NAMES):
@@ -245,19 +279,6 @@ def sample_scene(seed: int, resolution: int) -> Scene:
     quadrics = rot @ (np.eye(3) / b.radii[:, None, :] ** 2) @ rot.transpose(0, 2, 1)
     # silhouette half-extents: sqrt of the diagonal of M^-1 = R diag(r^2) R^T
     extents = np.sqrt(np.einsum("pij,pj->pi", rot[:, :2] ** 2, b.radii ** 2))
-    albedo, enabled = b.albedo, b.enabled
-    if rng.random() < 0.3:  # an occluder in front of the creature (labelled background)
-        i = _S["occluder"]
-        r = np.array([rng.uniform(0.15, 0.35), rng.uniform(0.5, 1.5), 0.25])
-        orient = _rot_z(rng.uniform(0, np.pi))
-        centres[i] = (rng.uniform(-1.1, 1.1), rng.uniform(-1.1, 1.1), distance - 2.5)
-        quadrics[i] = orient @ np.diag(1.0 / r ** 2) @ orient.T
-        extents[i] = np.sqrt((orient[:2] ** 2) @ r ** 2)
-        albedo[i] = rng.uniform(0.05, 0.95, 3)
-        enabled[i] = True
-
-    light = np.array([rng.uniform(-0.6, 0.6), rng.uniform(0.0, 0.6), -1.0])
-    return Scene(object_class=object_class, centres=centres, quadrics=quadrics, extents=extents, albedo=albedo,
-                 enabled=enabled, keypoints=keypoints, scale=scale, centre_px=centre_px,
-                 light=light / np.linalg.norm(light), ambient=rng.uniform(0.45, 0.65),
-                 background=_background(rng))
+    return Scene(object_class=object_class, centres=centres, quadrics=quadrics, extents=extents, albedo=b.albedo,
+                 enabled=b.enabled, keypoints=keypoints, scale=scale, centre_px=centre_px,
+                 light=light / np.linalg.norm(light), ambient=ambient, background=background)

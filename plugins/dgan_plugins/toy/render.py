@@ -19,11 +19,12 @@ from typing import Sequence
 
 import numpy as np
 
-from dgan_plugins.toy.model import (FAR_DEPTH, KEYPOINT_NAMES, KEYPOINT_OWNERS, OBJECT_CLASSES,
-                                    PALETTE, PART_CLASSES, SKELETON, SLOT_PART, Scene, sample_scene)
+from dgan_plugins.toy.model import (FAR_DEPTH, KEYPOINT_NAMES, KEYPOINT_OWNERS, LATENT_DIM, OBJECT_CLASSES,
+                                    PALETTE, PART_CLASSES, SKELETON, SLOT_PART, Scene, sample_scene,
+                                    scene_from_latent, seed_latent)
 
-__all__ = ["FAR_DEPTH", "KEYPOINT_NAMES", "OBJECT_CLASSES", "PALETTE", "PART_CLASSES", "SKELETON",
-           "ToySample", "render", "render_batch"]
+__all__ = ["FAR_DEPTH", "KEYPOINT_NAMES", "LATENT_DIM", "OBJECT_CLASSES", "PALETTE", "PART_CLASSES", "SKELETON",
+           "ToySample", "render", "render_batch", "render_latents", "seed_latent"]
 
 
 @dataclass
@@ -52,7 +53,19 @@ def render_batch(seeds: Sequence[int], resolution: int = 64, antialias: bool = T
     "keypoints": float32 [N,K,3], "depth": float32 [N,H,W], "class": int64 [N]}.
     Each row depends on its own seed only.
     """
-    scenes = [sample_scene(int(s), resolution) for s in seeds]
+    return _render_scenes([sample_scene(int(s), resolution) for s in seeds], resolution, antialias)
+
+
+def render_latents(latents: np.ndarray, resolution: int = 64, antialias: bool = True) -> dict:
+    """Render the world at given latents ([N, LATENT_DIM]), as `render_batch` does at seeds.
+
+    `render_batch([s])` equals `render_latents(seed_latent(s)[None])`: this is
+    how a generator is trained on pairs (z, image of z).
+    """
+    return _render_scenes([scene_from_latent(z, resolution) for z in np.asarray(latents)], resolution, antialias)
+
+
+def _render_scenes(scenes: list[Scene], resolution: int, antialias: bool) -> dict:
     batch = _stack(scenes)
     centres = _Raster(batch, resolution, shift=0.5)
     colour, coverage = centres.object_colour(), (centres.owner >= 0).astype(np.float32)
@@ -173,16 +186,10 @@ def _corner_sum(values: np.ndarray) -> np.ndarray:
 
 
 def _background(batch: dict, resolution: int) -> np.ndarray:
-    """Base colour plus soft colour waves, float [N,H,W,3] at pixel centres."""
-    pos = 2 * np.pi * (np.arange(resolution) + 0.5) / resolution
-    fx, fy = batch["bg_freq"][..., 0, None], batch["bg_freq"][..., 1, None]   # [N, waves, 1]
-    phase, sharp = batch["bg_phase"][..., None], batch["bg_sharp"][..., None, None]
-    # sin(a u + b v + phi) from separable products of 1-D sines and cosines
-    su, cu = np.sin(fx * pos), np.cos(fx * pos)
-    sv, cv = np.sin(fy * pos + phase), np.cos(fy * pos + phase)
-    wave = np.tanh(sharp * (sv[..., :, None] * cu[..., None, :] + cv[..., :, None] * su[..., None, :]))
-    wave /= np.tanh(sharp)
-    return batch["bg_base"][:, None, None, :] + np.einsum("nkhw,nkc->nhwc", wave, batch["bg_colour"])
+    """A vertical gradient from the top colour to the bottom one, float [N,H,W,3] at pixel centres."""
+    t = ((np.arange(resolution) + 0.5) / resolution)[None, :, None, None]
+    top, bottom = batch["bg_top"][:, None, None, :], batch["bg_bottom"][:, None, None, :]
+    return np.broadcast_to(top + t * (bottom - top), (len(top), resolution, resolution, 3))
 
 
 def _keypoints(batch: dict, owner: np.ndarray, resolution: int) -> np.ndarray:

@@ -23,6 +23,8 @@ def train_command(
     z_dim: Optional[int] = typer.Option(None, help="Latent z size (default 128; official 512)."),
     w_dim: Optional[int] = typer.Option(None, help="Style w size (default 128; official 512)."),
     mapping_layers: Optional[int] = typer.Option(None, help="Mapping network depth (default 2; official 8)."),
+    mapping_lr: Optional[float] = typer.Option(
+        None, help="Mapping network's learning-rate multiplier (default 0.01, as official)."),
     lr: Optional[float] = typer.Option(None, help="Adam learning rate of G and D (default 0.0025)."),
     r1_gamma: Optional[float] = typer.Option(None, help="R1 weight (default 0.0002 * resolution^2 / batch)."),
     r1_every: Optional[int] = typer.Option(None, help="Steps between lazy R1 regularisations (default 16)."),
@@ -35,6 +37,10 @@ def train_command(
     log_every: Optional[int] = typer.Option(None, help="Steps between metrics.jsonl lines (default 10)."),
     keep_checkpoints: Optional[int] = typer.Option(None, help="Checkpoints kept, 0 = all (default 5)."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda or auto (default auto)."),
+    objective: Optional[str] = typer.Option(
+        None, help="gan, paired (regress G(z) on the source's image of z; toy) or paired+gan (default gan). "
+                   "May change on --resume."),
+    recon_weight: Optional[float] = typer.Option(None, help="Weight of the paired loss in paired+gan (default 20)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint (starts it if --out is empty)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
 ) -> None:
@@ -45,9 +51,10 @@ def train_command(
     options = dict(
         data=data, resolution=resolution, toy_images=toy_images, steps=steps, batch=batch,
         channel_base=channel_base, channel_max=channel_max, z_dim=z_dim, w_dim=w_dim,
-        mapping_layers=mapping_layers, lr=lr, r1_gamma=r1_gamma, r1_every=r1_every, pl_weight=pl_weight,
+        mapping_layers=mapping_layers, mapping_lr=mapping_lr, lr=lr, r1_gamma=r1_gamma, r1_every=r1_every, pl_weight=pl_weight,
         style_mixing=style_mixing, ema_kimg=ema_kimg, augment=augment, seed=seed,
         snapshot_every=snapshot_every, log_every=log_every, keep_checkpoints=keep_checkpoints, device=device,
+        objective=objective, recon_weight=recon_weight,
     )
     summary = train_backbone(out, options, resume=resume)
     metrics = summary["last_metrics"]

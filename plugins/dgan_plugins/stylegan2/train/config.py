@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "z_dim": 128,
     "w_dim": 128,
     "mapping_layers": 2,
+    "mapping_lr": 0.01,
     "lr": 0.0025,
     "r1_every": 16,
     "pl_weight": 0.0,
@@ -39,11 +40,19 @@ DEFAULTS: dict[str, Any] = {
     "log_every": 10,
     "keep_checkpoints": 5,
     "device": "auto",
+    "objective": "gan",
+    "recon_weight": 20.0,
 }
+# gan: the adversarial game alone. paired: regress G(z) on the data source's own
+# image of z (pixel + edge L1; a source that renders from latents, e.g. toy).
+# paired+gan: both, the reconstruction weighted by recon_weight.
+OBJECTIVES = ("gan", "paired", "paired+gan")
 TOY_RESOLUTION = 64
 
 # Fields that do not change what is computed, so a resume may set them anew.
-RESUME_MAY_CHANGE = ("steps", "device", "snapshot_every", "log_every", "keep_checkpoints")
+# `objective` and `recon_weight` may change too: a run regresses first, then adds the game.
+RESUME_MAY_CHANGE = ("steps", "device", "snapshot_every", "log_every", "keep_checkpoints", "objective",
+                     "recon_weight")
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class TrainConfig:
     z_dim: int
     w_dim: int
     mapping_layers: int
+    mapping_lr: float
     lr: float
     r1_gamma: float
     r1_every: int
@@ -72,6 +82,16 @@ class TrainConfig:
     log_every: int
     keep_checkpoints: int
     device: str
+    objective: str
+    recon_weight: float
+
+    @property
+    def paired(self) -> bool:
+        return self.objective in ("paired", "paired+gan")
+
+    @property
+    def adversarial(self) -> bool:
+        return self.objective in ("gan", "paired+gan")
 
     def as_dict(self) -> dict:
         return {"format": CONFIG_FORMAT, **asdict(self)}
@@ -113,6 +133,8 @@ def resumed_config(recorded: dict[str, Any], options: dict[str, Any]) -> TrainCo
     if recorded.get("format") != CONFIG_FORMAT:
         raise DganError(f"config.json is not a dgan training config (format {recorded.get('format')!r})")
     values = {name: recorded[name] for name in _field_names() if name in recorded}
+    for name in ("objective", "recon_weight", "mapping_lr"):  # runs from before these options
+        values.setdefault(name, DEFAULTS[name])
     missing = [name for name in _field_names() if name not in values]
     if missing:
         raise DganError(f"config.json lacks {', '.join(missing)}; it was not written by this dgan version")
@@ -148,6 +170,7 @@ def validate(config: TrainConfig) -> None:
         (min(config.channel_base, config.channel_max, config.z_dim, config.w_dim) >= 1,
          "--channel-base, --channel-max, --z-dim and --w-dim must be positive"),
         (config.mapping_layers >= 1, "--mapping-layers must be at least 1"),
+        (0 < config.mapping_lr <= 1, f"--mapping-lr must be in (0, 1], got {config.mapping_lr}"),
         (config.lr > 0, f"--lr must be positive, got {config.lr}"),
         (config.r1_gamma >= 0 and config.pl_weight >= 0, "--r1-gamma and --pl-weight must be >= 0"),
         (config.r1_every >= 1 and config.pl_every >= 1, "regularisation intervals must be at least 1"),
@@ -155,6 +178,9 @@ def validate(config: TrainConfig) -> None:
         (0 <= config.style_mixing <= 1, "--style-mixing must be between 0 and 1"),
         (config.snapshot_every >= 1 and config.log_every >= 1, "--snapshot-every and --log-every must be >= 1"),
         (config.keep_checkpoints >= 0, "--keep-checkpoints must be >= 0 (0 keeps all)"),
+        (config.objective in OBJECTIVES, f"--objective must be one of {', '.join(OBJECTIVES)}, "
+                                         f"got {config.objective!r}"),
+        (config.recon_weight >= 0, f"--recon-weight must be >= 0, got {config.recon_weight}"),
         (config.device in ("auto", "cpu", "cuda") or config.device.startswith("cuda:"),
          f"--device must be cpu, cuda or auto, got {config.device!r}"),
     ]

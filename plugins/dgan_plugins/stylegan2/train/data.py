@@ -86,9 +86,11 @@ class ToyImages:
         if count < 1:
             raise DganError(f"--toy-images must be at least 1, got {count}")
         from dgan_plugins.toy.dataset import GAN_SEED_START
-        from dgan_plugins.toy.render import render_batch
+        from dgan_plugins.toy.render import LATENT_DIM, render_batch, render_latents
 
         self._render = lambda idx, res: render_batch([GAN_SEED_START + int(i) for i in idx], res)
+        self._render_latents = render_latents
+        self.latent_dim = LATENT_DIM
         self.first_seed = GAN_SEED_START
         self.count = count
         self.resolution = resolution
@@ -102,6 +104,10 @@ class ToyImages:
 
     def describe(self) -> str:
         return f"toy renderer, seeds {self.first_seed}..{self.first_seed + self.count - 1} at {self.resolution}px"
+
+    def render_latents(self, latents: np.ndarray) -> np.ndarray:
+        """uint8 NHWC images the world draws at these latents (the paired objective's targets)."""
+        return self._render_latents(latents, self.resolution)["images"]
 
     def batch(self, indices: Sequence[int]) -> np.ndarray:
         indices = np.asarray(indices)

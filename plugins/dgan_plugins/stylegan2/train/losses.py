@@ -20,6 +20,19 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     return softplus(fake_logits).mean() + softplus(-real_logits).mean()
 
 
+def reconstruction_loss(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean L1 over pixels plus mean L1 over horizontal and vertical differences.
+
+    The difference term weighs edges, so a small part (an eye, a mouth) costs
+    as much to blur as to leave out.
+    """
+    def edges(x):
+        return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+
+    (fx, fy), (tx, ty) = edges(fake), edges(target)
+    return (fake - target).abs().mean() + (fx - tx).abs().mean() + (fy - ty).abs().mean()
+
+
 def r1_penalty(real_images: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
     """Per-sample squared norm of dD/dx at real images (x must require grad)."""
     (grads,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)

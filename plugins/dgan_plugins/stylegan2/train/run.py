@@ -58,7 +58,7 @@ def train_backbone(out: str | Path, options: dict[str, Any], resume: bool = Fals
         config = new_config(options, source.resolution, len(source))
 
     device = _device(config.device)
-    trainer = Trainer(config, device)
+    trainer = Trainer(config, device, render_latents=_paired_targets(config, source))
     run.create()
     if state is not None:
         trainer.load_state_dict(state)
@@ -80,7 +80,9 @@ def _loop(run: ckpt.RunFolder, config: TrainConfig, trainer: Trainer, source, de
             progress("Training", total=config.steps) as bar:
         bar.advance(min(trainer.step_count, config.steps))
         while trainer.step_count < config.steps and not stop.requested:
-            real = to_float_images(source.batch(sampler.indices(trainer.step_count)), device)
+            real = None
+            if config.adversarial:
+                real = to_float_images(source.batch(sampler.indices(trainer.step_count)), device)
             for name, value in trainer.step(real).items():
                 sums[name] = sums[name] + value if name in sums else value
                 counts[name] = counts.get(name, 0) + 1
@@ -109,12 +111,13 @@ def _loop(run: ckpt.RunFolder, config: TrainConfig, trainer: Trainer, source, de
 
 def _log(run, trainer: Trainer, sums: dict, counts: dict, seconds: float) -> dict:
     means = {name: (sums[name] / counts[name]).item() if name in sums else None
-             for name in ("loss_G", "loss_D", "r1", "pl")}
+             for name in ("loss_G", "loss_D", "r1", "pl", "recon")}
     bad = [name for name, value in means.items() if value is not None and not math.isfinite(value)]
     if bad:
         raise DganError(f"training diverged at step {trainer.step_count} ({bad[0]} is {means[bad[0]]}); "
                         f"the last checkpoint in {run.checkpoints} is kept")
-    record = {"step": trainer.step_count, "images_seen": trainer.images_seen, **means,
+    record = {"step": trainer.step_count, "images_seen": trainer.images_seen, "objective": trainer.config.objective,
+              **means,
               "sec_per_step": round(seconds, 4)}
     ckpt.append_metrics(run, record)
     return record
@@ -142,6 +145,20 @@ def _open_source(data: str, resolution: int | None, toy_images: int | None):
         raise DganError(f"--resolution {resolution} does not match the images in {data} "
                         f"({source.resolution}x{source.resolution})")
     return source
+
+
+def _paired_targets(config: TrainConfig, source):
+    """The source's latent renderer when the objective needs one; refused for sources without it."""
+    if not config.paired:
+        return None
+    render = getattr(source, "render_latents", None)
+    if render is None:
+        raise DganError(f"--objective {config.objective} needs a data source that renders images from latents "
+                        f"('toy'); {source.describe()} cannot", hint="use --objective gan for an image folder")
+    if source.latent_dim != config.z_dim:
+        raise DganError(f"--objective {config.objective}: the toy world's latent has {source.latent_dim} "
+                        f"components, so --z-dim must be {source.latent_dim}, not {config.z_dim}")
+    return render
 
 
 def _check_same_run(config: TrainConfig, state: dict, path: Path) -> None:

@@ -1,6 +1,9 @@
 """One StyleGAN2 training step, and the state that a checkpoint must hold.
 
-A step runs the official phases in order: G main (non-saturating loss),
+With the paired objective, G main also regresses G(z) on the data source's
+own image of the same z (pixel + edge L1); with `paired` alone no
+discriminator is run at all. Otherwise a step runs the official phases in
+order: G main (non-saturating loss),
 G path-length regularisation (every `pl_every` steps, when enabled), D main
 (logistic loss), D R1 regularisation (every `r1_every` steps), then the G EMA
 update. Lazy regularisation scales each penalty by its interval, and Adam's
@@ -15,7 +18,8 @@ import torch
 from dgan_plugins.stylegan2.train.augment import DiffAugment
 from dgan_plugins.stylegan2.train.config import TrainConfig
 from dgan_plugins.stylegan2.train.discriminator import Discriminator
-from dgan_plugins.stylegan2.train.losses import PathLength, discriminator_loss, generator_loss, r1_penalty
+from dgan_plugins.stylegan2.train.losses import (PathLength, discriminator_loss, generator_loss, r1_penalty,
+                                                 reconstruction_loss)
 from dgan_plugins.stylegan2.train.randomness import INIT, NOISE, stream_seed, step_generator
 
 ADAM_BETA2 = 0.99
@@ -26,7 +30,7 @@ def build_generator(config: TrainConfig):
 
     return Generator(
         z_dim=config.z_dim, c_dim=0, w_dim=config.w_dim, img_resolution=config.resolution, img_channels=3,
-        mapping_kwargs={"num_layers": config.mapping_layers},
+        mapping_kwargs={"num_layers": config.mapping_layers, "lr_multiplier": config.mapping_lr},
         synthesis_kwargs={"channel_base": config.channel_base, "channel_max": config.channel_max,
                           "num_fp16_res": 0, "conv_clamp": None},
     )
@@ -40,8 +44,10 @@ def _adam(params, lr: float, interval: int | None) -> torch.optim.Adam:
 class Trainer:
     """G, G_ema, D and their optimisers on one device; `step()` advances them by one batch."""
 
-    def __init__(self, config: TrainConfig, device: torch.device):
+    def __init__(self, config: TrainConfig, device: torch.device, render_latents=None):
+        """`render_latents(z)`: uint8 NHWC images of float32 latents [N, z_dim], for the paired objective."""
         self.config, self.device = config, device
+        self.render_latents = render_latents
         torch.manual_seed(stream_seed(config.seed, 0, INIT))
         # channels_last: oneDNN (CPU) and cuDNN convolutions run faster on NHWC tensors (~15% per CPU step).
         self.G = build_generator(config).to(device, memory_format=torch.channels_last).train()
@@ -57,20 +63,31 @@ class Trainer:
         self._no_c = torch.zeros([config.batch, 0], device=device)
 
     # -- one step ---------------------------------------------------------
-    def step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Train on one batch of real images ([N, 3, R, R], [-1, 1]); returns detached losses."""
+    def step(self, real: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Train on one batch of real images ([N, 3, R, R], [-1, 1]; None for the paired
+        objective alone, which needs no real images); returns detached losses."""
         cfg, step = self.config, self.step_count
-        real = real.contiguous(memory_format=torch.channels_last)
         torch.manual_seed(stream_seed(cfg.seed, step, NOISE))
         rng = step_generator(cfg.seed, step)
-        batch = real.shape[0]
+        batch = cfg.batch if real is None else real.shape[0]
         stats: dict[str, torch.Tensor] = {}
 
         self.D.requires_grad_(False)
-        fake, _ = self._generate(batch, rng)
-        loss_g = generator_loss(self.D(self.augment(fake, rng)))
+        if cfg.paired:
+            loss_g, fake = self._paired_loss(batch, rng, stats)
+            if cfg.adversarial:  # the same unmixed fakes face D: one G pass serves both losses
+                loss_g = loss_g * cfg.recon_weight + generator_loss(self.D(self.augment(fake, rng)))
+        else:
+            fake, _ = self._generate(batch, rng)
+            loss_g = generator_loss(self.D(self.augment(fake, rng)))
         self._apply(self.G_opt, loss_g)
         stats["loss_G"] = loss_g.detach()
+        if not cfg.adversarial:
+            self._update_ema(batch)
+            self.step_count += 1
+            self.images_seen += batch
+            return stats
+        real = real.contiguous(memory_format=torch.channels_last)
 
         if cfg.pl_weight > 0 and step % cfg.pl_every == 0:
             images, ws = self._generate(max(batch // 2, 1), rng)
@@ -97,6 +114,18 @@ class Trainer:
         self.step_count += 1
         self.images_seen += batch
         return stats
+
+    def _paired_loss(self, batch: int, rng: torch.Generator, stats: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """L1 (pixels and edges) between G(z) and the source's image of z; no style mixing,
+        whose mixed latents have no image of their own."""
+        z = torch.randn([batch, self.config.z_dim], generator=rng)
+        target = torch.from_numpy(self.render_latents(z.numpy())).to(self.device)
+        target = target.permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1
+        ws = self.G.mapping(z.to(self.device), self._no_c[:batch])
+        fake = self.G.synthesis(ws, noise_mode="random")
+        loss = reconstruction_loss(fake, target)
+        stats["recon"] = loss.detach()
+        return loss, fake
 
     def _apply(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
