@@ -19,12 +19,16 @@ class BackboneSpec:
     `source` is a checkpoint path, or None for a backbone that ships its own
     weights (e.g. `toy`). `accepts(path)` tells whether this plugin can read a
     checkpoint file, so `--backbone FILE` needs no format flag.
+    `convert(src, dst, **options)`, if given, writes a file it accepts to `dst`
+    in the plugin's own format and returns (summary dict, table rows); `dgan
+    backbone convert` hands SRC to the plugin that accepts it.
     """
 
     name: str
     summary: str
     load: Callable[..., Any]
     accepts: Callable[[Path], bool] = lambda path: False
+    convert: Callable[..., Any] | None = None
     version: str = "1"
     kind: str = field(default="backbone", init=False)
 

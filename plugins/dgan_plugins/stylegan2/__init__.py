@@ -21,6 +21,12 @@ def load(source, device="cpu"):
     return load_backbone_file(Path(source), device=device)
 
 
+def convert(src, dst, **options):
+    from dgan_plugins.stylegan2.convert import convert as convert_file
+
+    return convert_file(Path(src), Path(dst), **options)
+
+
 def accepts(path) -> bool:
     from dgan_plugins.stylegan2.formats import sniff_format
 
@@ -29,18 +35,15 @@ def accepts(path) -> bool:
 
 @hookimpl
 def dgan_backbones():
-    return [BackboneSpec(name="stylegan2", load=load, accepts=accepts,
+    return [BackboneSpec(name="stylegan2", load=load, accepts=accepts, convert=convert,
                          summary="StyleGAN2/ADA generator: official .pkl, rosinality .pt or dgan .pt checkpoints")]
 
 
 @hookimpl
 def dgan_commands():
-    from dgan_plugins.stylegan2.convert import convert_command
     from dgan_plugins.stylegan2.train.command import train_command
 
     return [
-        CommandSpec(name="convert", group="backbone", app=convert_command,
-                    summary="Convert an official .pkl or rosinality .pt StyleGAN2 checkpoint to dgan's format."),
         CommandSpec(name="train", group="backbone", app=train_command,
                     summary="Train a small StyleGAN2 generator on an image folder or the toy world."),
     ]
