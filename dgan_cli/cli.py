@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import traceback
 from typing import Optional, Sequence
 
 import typer
+from rich.markup import escape as escape_markup
 from typer._click import exceptions as click_exc
 
 from dgan_cli import __version__
@@ -69,28 +72,78 @@ def build_app(registry: Registry) -> typer.Typer:
     return app
 
 
+class _Interrupts:
+    """Ctrl-C, seen by dgan itself: typer turns a KeyboardInterrupt into a silent exit 130."""
+
+    def __init__(self):
+        self.seen = False
+
+    def __call__(self, signum, frame) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+
 def main(argv: Optional[Sequence[str]] = None, registry: Registry | None = None) -> int:
-    """Run the CLI; user errors become one line on stderr and exit code 2."""
+    """Run the CLI; user errors become one line on stderr and exit code 2, Ctrl-C one line and 130."""
     args = list(sys.argv[1:] if argv is None else argv)
+    interrupts = _Interrupts()
+    previous = _handle_sigint(interrupts)
+    try:
+        code = _run(args, registry, interrupts)
+    except KeyboardInterrupt:  # a second Ctrl-C while the first was being reported
+        code = 130
+    finally:
+        _handle_sigint(previous)
+    return code
+
+
+def _handle_sigint(handler):
+    """Install `handler` for SIGINT and return the one before; None where there is nothing to do:
+    off the main thread, or where SIGINT is ignored (jobs a non-interactive shell starts in the background)."""
+    if (handler is None or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        return None
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _run(args: list[str], registry: Registry | None, interrupts: _Interrupts) -> int:
     debug = "--debug" in args or os.environ.get("DGAN_DEBUG") == "1"
     try:
         app = build_app(registry or default_registry())
         command = typer.main.get_command(app)
         result = command.main(args=args, prog_name="dgan", standalone_mode=False)
-        return result if isinstance(result, int) else 0
+        code = result if isinstance(result, int) else 0
     except DganError as exc:
         if debug:
             traceback.print_exc()
-        err_console.print(f"[red]Error:[/red] {exc.one_line()}", highlight=False, soft_wrap=True)
+        _error(exc.one_line())
         return exc.exit_code
     except click_exc.ClickException as exc:
         exc.show()
         return exc.exit_code
     except typer.Exit as exc:
-        return exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        err_console.print("Interrupted; work written so far is kept (run again to resume).")
-        return 130
+        code = exc.exit_code
+    except typer.Abort as exc:
+        if not isinstance(exc.__cause__, EOFError):
+            return _interrupted()
+        # typer reports an EOFError as a Ctrl-C; a reader that missed one is a bug, not an interrupt.
+        if debug:
+            traceback.print_exception(exc.__cause__)
+        _error(f"unexpected end of a file ({exc.__cause__ or 'EOFError'})")
+        return 1
+    except KeyboardInterrupt:
+        return _interrupted()
+    return _interrupted() if interrupts.seen else code
+
+
+def _interrupted() -> int:
+    err_console.print("Interrupted; work written so far is kept (run the same command again to resume).",
+                      highlight=False, soft_wrap=True)
+    return 130
+
+
+def _error(line: str) -> None:
+    err_console.print(f"[red]Error:[/red] {escape_markup(line)}", highlight=False, soft_wrap=True)
 
 
 def entry() -> None:

@@ -68,6 +68,16 @@ def progress(description: str, total: float | None = None) -> Iterator[_Bar]:
         _active = None
 
 
+def warn(message: str) -> None:
+    """One line on stderr for something accepted with an assumption the user should know about."""
+    from rich.markup import escape as escape_markup
+
+    from dgan_cli.untrusted import escape
+
+    err_console.print(f"[yellow]Warning:[/yellow] {escape_markup(escape(message))}", highlight=False,
+                      soft_wrap=True)
+
+
 def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     """Results go to stdout as a Rich table."""
     table = Table(title=title)

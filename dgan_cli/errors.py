@@ -12,8 +12,11 @@ class DganError(Exception):
         self.hint = hint
 
     def one_line(self) -> str:
-        line = self.message.replace("\n", " ")
-        return f"{line} ({self.hint})" if self.hint else line
+        """The message on one line, with control characters from users' files shown escaped."""
+        from dgan_cli.untrusted import escape
+
+        line = f"{self.message} ({self.hint})" if self.hint else self.message
+        return escape(line.replace("\n", " "))
 
 
 class CacheFormatError(DganError):

@@ -39,6 +39,7 @@ import numpy as np
 from PIL import Image
 
 from dgan_cli.errors import DganError
+from dgan_cli.untrusted import check_names, read_image, read_json, read_npy
 
 FORMAT_NAME = "dgan-labelled-folder"
 FORMAT_VERSION = 1
@@ -243,6 +244,11 @@ class LabelledFolder:
         if unknown:
             raise DganError(f"{self.path / 'labels.json'}: unknown label kind(s) {sorted(unknown)}")
         self.label_names = {k: meta[k] for k in KINDS if k in meta}
+        for kind, key in (("segmentation", "classes"), ("keypoints", "names"), ("class", "names")):
+            if kind in self.label_names:
+                entry = self.label_names[kind]
+                check_names(f"{self.path / 'labels.json'}: '{kind}.{key}'",
+                            entry.get(key) if isinstance(entry, dict) else None)
         self.ids = sorted(p.stem for p in (self.path / "images").glob("*.png"))
         if not self.ids:
             raise DganError(f"{self.path / 'images'}: no PNG images")
@@ -310,10 +316,7 @@ class LabelledFolder:
     def _read_depth(self, item: str, shape) -> np.ndarray:
         path = self.path / "depth" / f"{item}.npy"
         if path.is_file():
-            try:
-                depth = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as exc:
-                raise DganError(f"{path}: not a readable .npy array ({exc})") from exc
+            depth = read_npy(path, "depth map")
         else:
             path = path.with_suffix(".png")
             depth = np.asarray(_open_image(path), np.float32) / float(self.label_names["depth"]["png_scale"])
@@ -354,21 +357,12 @@ def read_folder(path) -> tuple[list[str], np.ndarray, dict, dict]:
 
 
 def _read_json(path: Path):
-    try:
-        with open(path) as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise DganError(f"{path}: missing (not a labelled folder, or an incomplete one)") from None
-    except (OSError, ValueError) as exc:
-        raise DganError(f"{path}: not valid JSON ({exc})") from exc
+    if not path.exists():
+        raise DganError(f"{path}: missing (not a labelled folder, or an incomplete one)")
+    return read_json(path, unreadable="not valid")
 
 
 def _open_image(path: Path) -> Image.Image:
-    try:
-        image = Image.open(path)
-        image.load()
-        return image
-    except FileNotFoundError:
-        raise DganError(f"{path}: missing") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DganError(f"{path}: not a readable image ({exc})") from exc
+    if not path.exists():
+        raise DganError(f"{path}: missing")
+    return read_image(path)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dgan_cli.atomic import atomic_output
 from dgan_cli.errors import DganError
-from dgan_cli.jsonfile import read_json
+from dgan_cli.untrusted import read_json
 
 BEGIN, END = "<!-- dgan results: {} -->", "<!-- end of dgan results: {} -->"
 

@@ -164,7 +164,7 @@ BAD_FILES = {
     "size mismatch": (labelme("000002", [FACE], height=16, width=16), "size mismatch"),
     "unknown sample": (labelme("000099", [FACE]), "unknown sample '000099'"),
     "corrupt JSON": ('{"shapes": [', "corrupt JSON"),
-    "unsupported shape": (labelme("000002", [shape("face", [[1, 1], [3, 3]], "line")]), "'line' is not supported"),
+    "unsupported shape": (labelme("000002", [shape("face", [[1, 1], [3, 3]], "cuboid")]), "'cuboid' is not supported"),
 }
 
 

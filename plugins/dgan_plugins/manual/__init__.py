@@ -8,11 +8,11 @@ from dgan_cli import hookimpl
 from dgan_cli.specs import CommandSpec, LabelSourceSpec
 
 
-def build_manual_source(fmt: str, labels, unlabelled: str = "background"):
+def build_manual_source(fmt: str, labels, unlabelled: str = "background", extra_shapes: str = "draw"):
     """A ManualSource: `.read(directory, image_hw)` -> annotations in head storage layout."""
     from dgan_plugins.manual.importer import ManualSource
 
-    return ManualSource(fmt, labels, unlabelled)
+    return ManualSource(fmt, labels, unlabelled, extra_shapes)
 
 
 @hookimpl

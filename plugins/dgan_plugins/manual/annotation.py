@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from dgan_cli.errors import DganError
-from dgan_cli.jsonfile import read_json
+from dgan_cli.untrusted import read_json
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,20 @@ class Annotation:
     kind: str
     value: np.ndarray
     source: Path
+
+
+class Notes:
+    """What an import accepted with an assumption: one warning line per kind of note, not per file."""
+
+    def __init__(self):
+        self.files: dict[str, list[Path]] = {}
+
+    def add(self, note: str, path: Path | str) -> None:
+        self.files.setdefault(note, []).append(path)
+
+    def lines(self) -> list[str]:
+        return [f"{note}: {paths[0]}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+                for note, paths in self.files.items()]
 
 
 def read_annotation_json(path: Path):

@@ -14,6 +14,9 @@ def annotate_import_command(
     labels: Path = typer.Option(..., "--labels", help="labels.json with class / keypoint names."),
     unlabelled: str = typer.Option("background", "--unlabelled",
                                    help="LabelMe pixels no shape covers: background (first class) or ignore."),
+    extra_shapes: str = typer.Option("draw", "--extra-shapes",
+                                     help="LabelMe line, linestrip and points shapes of a class: draw their "
+                                          "pixels, or skip them with a warning."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
 ) -> None:
     """Import annotations of sampled images as labels in their cache (re-import replaces them)."""
@@ -21,7 +24,7 @@ def annotate_import_command(
     from dgan_cli.registry import default_registry
     from dgan_plugins.manual.importer import ManualSource, import_annotations, summarise
 
-    source = ManualSource(fmt, labels, unlabelled)
+    source = ManualSource(fmt, labels, unlabelled, extra_shapes)
     plan = import_annotations(directory, cache, source, default_registry())
     summary = summarise(plan, source.names)
     rows = []

@@ -11,14 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from dgan_cli.errors import DganError
-from dgan_plugins.manual.annotation import Annotation, check_size, files_in
+from dgan_cli.untrusted import read_image, read_npy
+from dgan_plugins.manual.annotation import Annotation, Notes, check_size, files_in
 from dgan_plugins.manual.names import LabelNames
 
 
-def read_depth(directory: Path, names: LabelNames, image_hw: tuple[int, int]) -> list[Annotation]:
+def read_depth(directory: Path, names: LabelNames, image_hw: tuple[int, int],
+                   notes: Notes) -> list[Annotation]:
     chosen: dict[str, Path] = {}
     for path in files_in(directory, (".npy", ".png"), subfolder="depth"):
         if path.stem not in chosen or path.suffix.lower() == ".npy":
@@ -32,10 +33,7 @@ def read_depth(directory: Path, names: LabelNames, image_hw: tuple[int, int]) ->
 
 
 def _read_npy(path: Path) -> np.ndarray:
-    try:
-        depth = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DganError(f"{path}: not a readable .npy array ({exc})") from None
+    depth = read_npy(path, "depth map")
     if depth.ndim != 2 or depth.dtype.kind not in "fiu":
         raise DganError(f"{path}: expected a 2-D numeric depth map, got {depth.dtype} {list(depth.shape)}")
     depth = depth.astype(np.float32)
@@ -46,11 +44,8 @@ def _read_npy(path: Path) -> np.ndarray:
 
 def _read_png(path: Path, names: LabelNames) -> np.ndarray:
     scale = names.depth_png_scale
-    try:
-        with Image.open(path) as image:
-            if image.mode not in ("I;16", "I;16B", "I"):
-                raise DganError(f"{path}: depth PNGs must be 16-bit greyscale, got mode '{image.mode}'")
-            values = np.asarray(image).astype(np.float32)
-    except (OSError, ValueError) as exc:
-        raise DganError(f"{path}: not a readable PNG ({exc})") from None
+    image = read_image(path, "PNG")
+    if image.mode not in ("I;16", "I;16B", "I"):
+        raise DganError(f"{path}: depth PNGs must be 16-bit greyscale, got mode '{image.mode}'")
+    values = np.asarray(image).astype(np.float32)
     return np.where(values == 0, np.nan, values / np.float32(scale)).astype(np.float32)

@@ -14,10 +14,10 @@ from typing import Callable
 import numpy as np
 
 from dgan_cli.errors import DganError
-from dgan_plugins.manual.annotation import Annotation
+from dgan_plugins.manual.annotation import Annotation, Notes
 from dgan_plugins.manual.coco_keypoints import read_coco_keypoints
 from dgan_plugins.manual.depth import read_depth
-from dgan_plugins.manual.labelme import read_labelme
+from dgan_plugins.manual.labelme import EXTRA_SHAPES, read_labelme
 from dgan_plugins.manual.names import LabelNames, read_label_names
 from dgan_plugins.manual.png_masks import read_png_masks
 
@@ -27,22 +27,29 @@ FORMATS: dict[str, Callable] = {"labelme": read_labelme, "png-masks": read_png_m
 
 
 class ManualSource:
-    """Human annotations of cached GAN samples, in one file format."""
+    """Human annotations of cached GAN samples, in one file format.
 
-    def __init__(self, fmt: str, labels, unlabelled: str = "background"):
+    `notes` collects what reading accepted with an assumption; the command prints one warning per note.
+    """
+
+    def __init__(self, fmt: str, labels, unlabelled: str = "background", extra_shapes: str = "draw"):
         if fmt not in FORMATS:
             raise DganError(f"unknown annotation format '{fmt}'", hint=f"one of: {', '.join(FORMATS)}")
         if unlabelled not in UNLABELLED:
             raise DganError(f"--unlabelled must be one of {', '.join(UNLABELLED)}, got '{unlabelled}'")
-        self.format, self.unlabelled = fmt, unlabelled
+        if extra_shapes not in EXTRA_SHAPES:
+            raise DganError(f"--extra-shapes must be one of {', '.join(EXTRA_SHAPES)}, got '{extra_shapes}'")
+        self.format, self.unlabelled, self.extra_shapes = fmt, unlabelled, extra_shapes
         self.names = labels if isinstance(labels, LabelNames) else read_label_names(Path(labels))
+        self.notes = Notes()
 
     def read(self, directory: Path, image_hw: tuple[int, int]) -> list[Annotation]:
         directory = Path(directory)
         if not directory.exists():
             raise DganError(f"{directory}: no such annotation folder or file")
-        options = {"unlabelled": self.unlabelled} if self.format == "labelme" else {}
-        return FORMATS[self.format](directory, self.names, image_hw, **options)
+        options = ({"unlabelled": self.unlabelled, "extra_shapes": self.extra_shapes}
+                   if self.format == "labelme" else {})
+        return FORMATS[self.format](directory, self.names, image_hw, self.notes, **options)
 
 
 @dataclass
@@ -114,10 +121,14 @@ def write_labels(cache: Path, plan: dict[str, KindImport]) -> None:
 
 def import_annotations(directory: Path, cache: Path, source: ManualSource, registry) -> dict[str, KindImport]:
     from dgan_cli.cache import CacheReader
+    from dgan_cli.console import warn
 
     with CacheReader(cache) as reader:
         cache_ids, image_hw = reader.ids, reader.image_hw
-    plan = match_samples(source.read(directory, image_hw), cache_ids)
+    annotations = source.read(directory, image_hw)
+    for line in source.notes.lines():
+        warn(line)
+    plan = match_samples(annotations, cache_ids)
     if not plan:
         raise DganError(f"{directory}: no annotations found")
     attach_schemas(plan, source.names, image_hw, registry)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dgan_cli.errors import DganError
-from dgan_cli.jsonfile import read_json
+from dgan_cli.untrusted import check_names, read_json
 
 DEPTH_PNG_SCALE = "png_scale"  # 16-bit PNG steps per depth unit
 
@@ -30,6 +30,8 @@ class LabelNames:
             kinds = [k for k, v in self.raw.items() if isinstance(v, dict)]
             raise DganError(f"{self.path}: no '{kind}' entry, but the annotations have {kind} labels",
                             hint=f"it describes: {', '.join(kinds) or 'nothing'}")
+        if not isinstance(self.raw[kind], dict):
+            raise DganError(f"{self.path}: '{kind}' must be a JSON object")
         return self.raw[kind]
 
     @property
@@ -62,9 +64,4 @@ def read_label_names(path: Path) -> LabelNames:
 
 
 def _names(names: LabelNames, kind: str, key: str) -> list[str]:
-    values = names.entry(kind).get(key)
-    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-        raise DganError(f"{names.path}: '{kind}.{key}' must be a non-empty list of names")
-    if len(set(values)) != len(values):
-        raise DganError(f"{names.path}: '{kind}.{key}' lists a name twice")
-    return values
+    return check_names(f"{names.path}: '{kind}.{key}'", names.entry(kind).get(key))

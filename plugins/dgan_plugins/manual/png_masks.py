@@ -11,28 +11,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from dgan_cli.errors import DganError
-from dgan_plugins.manual.annotation import Annotation, check_size, files_in
+from dgan_cli.untrusted import read_image
+from dgan_plugins.manual.annotation import Annotation, Notes, check_size, files_in
 from dgan_plugins.manual.names import LabelNames
 
 IGNORE_INDEX = 255
 
 
-def read_png_masks(directory: Path, names: LabelNames, image_hw: tuple[int, int]) -> list[Annotation]:
+def read_png_masks(directory: Path, names: LabelNames, image_hw: tuple[int, int],
+                   notes: Notes) -> list[Annotation]:
     return [Annotation(path.stem, "segmentation", read_mask(path, names, image_hw), path)
             for path in files_in(directory, (".png",), subfolder="masks")]
 
 
 def read_mask(path: Path, names: LabelNames, image_hw: tuple[int, int]) -> np.ndarray:
-    try:
-        with Image.open(path) as image:
-            image.load()
-            mode = image.mode
-            pixels = np.asarray(image.convert("RGB") if mode in ("RGB", "RGBA") else image)
-    except (OSError, ValueError) as exc:
-        raise DganError(f"{path}: not a readable PNG ({exc})") from None
+    image = read_image(path, "PNG")
+    mode = image.mode
+    pixels = np.asarray(image.convert("RGB") if mode in ("RGB", "RGBA") else image)
     check_size(path, pixels.shape[:2], image_hw)
     if pixels.ndim == 3:
         return _from_colours(path, pixels, names)

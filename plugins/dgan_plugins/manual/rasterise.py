@@ -47,3 +47,23 @@ def circle_mask(centre: Sequence[float], on_circle: Sequence[float], hw: tuple[i
     (cx, cy), (px, py) = centre, on_circle
     ys, xs = np.mgrid[0:hw[0], 0:hw[1]] + 0.5
     return (xs - cx) ** 2 + (ys - cy) ** 2 <= (px - cx) ** 2 + (py - cy) ** 2
+
+
+def path_mask(points: Sequence[Sequence[float]], hw: tuple[int, int], connected: bool = True) -> np.ndarray:
+    """bool [H, W]: the pixels a polyline passes through (or, unconnected, the pixels holding the points).
+
+    Lines have no area, so the centre rule cannot apply: a line marks every pixel it touches,
+    one pixel wide, which is how an annotator's line over a thin part (a whisker) is meant.
+    """
+    xy = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if connected and len(xy) > 1:
+        pieces = []
+        for start, end in zip(xy[:-1], xy[1:]):
+            steps = int(np.ceil(4 * np.abs(end - start).max())) + 1  # 4 samples per pixel crossed
+            pieces.append(start + np.linspace(0.0, 1.0, steps)[:, None] * (end - start))
+        xy = np.concatenate(pieces)
+    cols, rows = np.floor(xy[:, 0]).astype(np.int64), np.floor(xy[:, 1]).astype(np.int64)
+    inside = (rows >= 0) & (rows < hw[0]) & (cols >= 0) & (cols < hw[1])
+    mask = np.zeros(hw, dtype=bool)
+    mask[rows[inside], cols[inside]] = True
+    return mask

@@ -25,7 +25,7 @@ import numpy as np
 import typer
 
 from dgan_cli.errors import DganError
-from dgan_cli.jsonfile import read_json
+from dgan_cli.untrusted import read_json
 
 GAP, CAPTION, NAME_MIN_PX = 4, 14, 160
 BACKGROUND, MISSING = (24, 24, 24), (64, 64, 64)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from dgan_cli.errors import DganError
 from dgan_cli.labelled_folder import LabelledFolder
+from dgan_cli.untrusted import read_image
 from dgan_plugins.squeeze_span.batches import to_resolution
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -42,11 +42,7 @@ def load_class_labelled(folder: Path, resolution: int) -> tuple[torch.Tensor, to
 
 
 def _read_rgb(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DganError(f"{path}: not a readable image ({exc})") from None
+    return np.asarray(read_image(path).convert("RGB"))
 
 
 def _as_student_images(images: np.ndarray, resolution: int) -> torch.Tensor:
