@@ -103,3 +103,38 @@ def test_other_resolutions(resolution):
     assert out["images"].shape == (2, resolution, resolution, 3)
     assert out["segmentation"].max() > 0 and np.isfinite(out["depth"]).all()
     assert np.all(out["keypoints"][..., :2] < resolution * 1.5)
+
+
+def test_a_seed_renders_as_its_latent():
+    from dgan_plugins.toy.render import render_latents, seed_latent
+
+    seeds = [0, 5, 100003]
+    by_latent = render_latents(np.stack([seed_latent(s) for s in seeds]))
+    by_seed = render_batch(seeds)
+    for key in by_seed:
+        np.testing.assert_array_equal(by_latent[key], by_seed[key])
+
+
+def test_a_latent_is_used_at_unit_rms_as_a_stylegan_mapping_sees_it():
+    from dgan_plugins.toy.render import render_latents, seed_latent
+
+    z = np.stack([seed_latent(s) for s in range(4)])
+    for key, value in render_latents(z).items():
+        np.testing.assert_array_equal(render_latents(2.5 * z)[key], value)
+
+
+def test_the_class_is_the_argmax_of_the_first_four_components():
+    from dgan_plugins.toy.render import LATENT_DIM, render_latents
+
+    z = np.zeros((4, LATENT_DIM))
+    z[:, 4:] = np.random.default_rng(0).standard_normal((4, LATENT_DIM - 4))
+    z[np.arange(4), np.arange(4)] = 3.0
+    assert render_latents(z)["class"].tolist() == [0, 1, 2, 3]
+
+
+def test_parts_are_large_enough_to_learn():
+    """World v2's promise (docs/toy-world.md): each eye >= 0.6% of the image, nose and mouth >= 0.4%."""
+    seg = render_batch(range(100_000, 100_200))["segmentation"]
+    share = {name: (seg == k).mean() for k, name in enumerate(PART_CLASSES)}
+    assert share["eye"] / 2 >= 0.006 and share["nose"] >= 0.004 and share["mouth"] >= 0.004
+    assert all((seg == k).reshape(len(seg), -1).any(1).mean() >= 0.25 for k in range(len(PART_CLASSES)))

@@ -10,6 +10,8 @@ from dgan_cli.specs import BackboneSpec, CommandSpec
 
 # Reproduced by recipes/toy/backbone.toml (the G_ema of that run, dgan format).
 TOY_WEIGHTS = Path(__file__).parent / "weights" / "toy64.pt"
+# The annotator stand-in (recipes/toy/annotations.toml, stage train-annotator).
+ANNOTATOR_WEIGHTS = Path(__file__).parent / "weights" / "annotator.pt"
 
 
 def load_toy(source, device="cpu"):

@@ -32,6 +32,7 @@ from dgan_plugins.toy.checkpoint import load_tagged, save_tagged
 FORMAT = "dgan-toy-annotator"
 
 
+
 class Annotator(torch.nn.Module):
     def __init__(self, config: dict):
         super().__init__()
@@ -94,5 +95,8 @@ def save_annotator(path: Path, model: Annotator, training: dict) -> None:
     save_tagged(path, FORMAT, model, model.config, training)
 
 
-def load_annotator(path: Path) -> tuple[Annotator, dict]:
-    return load_tagged(Path(path), FORMAT, Annotator, "annotator", "dgan toy train-annotator")
+def load_annotator(path: Path | None = None) -> tuple[Annotator, dict]:
+    """(model, checkpoint dict without the tensors); None loads the shipped weights."""
+    from dgan_plugins.toy import ANNOTATOR_WEIGHTS
+
+    return load_tagged(ANNOTATOR_WEIGHTS if path is None else Path(path), FORMAT, Annotator, "annotator", "dgan toy train-annotator")

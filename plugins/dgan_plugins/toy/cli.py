@@ -5,6 +5,7 @@ train-classifier  the classifier whose features FID uses (classifier.py)
 fid               FID of a generator against rendered images (quality.py)
 train-annotator   the annotator stand-in (annotator.py, annotator_train.py)
 annotate          generator samples labelled by it, ready for `dgan annotate-import` (annotate.py)
+fidelity          whether a generator draws every part as often and as large as the world (fidelity.py)
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Optional
 import typer
 
 from dgan_cli.errors import DganError
+from dgan_plugins.toy import ANNOTATOR_WEIGHTS
 
 app = typer.Typer(no_args_is_help=True, help="The toy world: labelled images whose ground truth is known.")
 
@@ -233,7 +235,8 @@ def train_annotator_command(
 @app.command("annotate")
 def annotate_command(
     backbone: str = typer.Option(..., "--backbone", help="Checkpoint file or registered backbone name (toy)."),
-    annotator: Path = typer.Option(..., "--annotator", help="Checkpoint of `dgan toy train-annotator`."),
+    annotator: Optional[Path] = typer.Option(None, "--annotator",
+                                             help="Checkpoint of `dgan toy train-annotator` (default: shipped)."),
     out: Path = typer.Option(..., "--out", help="Annotation folder to write."),
     n: int = typer.Option(16, "-n", "--n", help="Number of samples (seeds SEED .. SEED+n-1)."),
     seed: int = typer.Option(0, "--seed", help="First seed."),
@@ -266,7 +269,8 @@ def annotate_command(
         raise DganError(f"the annotator was trained on {info['config']['resolution']} px images, the backbone makes "
                         f"{gan.resolution} px ones")
     started = time.perf_counter()
-    annotator_info = {"path": str(annotator), "sha256": file_sha256(annotator),
+    annotator_path = annotator or ANNOTATOR_WEIGHTS
+    annotator_info = {"path": _shown_path(annotator_path), "sha256": file_sha256(annotator_path),
                       "test": info.get("training", {}).get("test")}
     summary = annotate_samples(gan, backbone, model, annotator_info, seeds=range(seed, seed + n),
                                truncation=truncation, out=out, tolerance=tolerance, batch=batch, overwrite=overwrite)
@@ -278,6 +282,66 @@ def annotate_command(
         ["keypoints visible / occluded", f"{summary['keypoints_visible']} / {summary['keypoints_occluded']}"],
         ["seconds", summary["seconds"]]])
     write_json(json_path, summary)
+
+
+@app.command("fidelity")
+def fidelity_command(
+    backbone: str = typer.Option(..., "--backbone", help="Checkpoint file or registered backbone name (toy)."),
+    n: int = typer.Option(1000, "-n", "--n", help="Generator samples (seeds SEED .. SEED+n-1)."),
+    seed: int = typer.Option(0, "--seed", help="First generator seed."),
+    truncation: float = typer.Option(0.7, "--truncation", help="Truncation psi of the samples."),
+    test_images: int = typer.Option(500, "--test-images", help="Images of the `test` split to compare with (<= 500)."),
+    annotator: Optional[Path] = typer.Option(None, "--annotator", help="Annotator checkpoint (default: shipped)."),
+    classifier: Optional[Path] = typer.Option(None, "--classifier", help="Classifier checkpoint (default: shipped)."),
+    batch: int = typer.Option(32, "--batch", help="Generator images per forward pass."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto (the generator's device)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
+) -> None:
+    """Per part class, how often and how large the generator draws it against the test split; and FID."""
+    from dgan_cli import load_backbone
+    from dgan_cli.console import print_table, write_json
+    from dgan_plugins.pipeline.sample import check_seeds, open_device
+    from dgan_plugins.toy.annotator import load_annotator
+    from dgan_plugins.toy.classifier import load_classifier
+    from dgan_plugins.toy.fidelity import fidelity_report
+
+    if n < 2:
+        raise DganError(f"-n must be at least 2 (FID needs a covariance), got {n}")
+    check_seeds(seed, n)
+    _check_counts(batch=batch, test_images=test_images)
+    if not math.isfinite(truncation):
+        raise DganError("--truncation must be a finite number")
+    annotator_model, annotator_info = load_annotator(annotator)
+    classifier_model, classifier_info = load_classifier(classifier)
+    gan = load_backbone(backbone, device=open_device(device))
+    for name, info in (("annotator", annotator_info), ("classifier", classifier_info)):
+        if gan.resolution != info["config"]["resolution"]:
+            raise DganError(f"the {name} sees {info['config']['resolution']} px images, the backbone makes "
+                            f"{gan.resolution} px ones")
+    started = time.perf_counter()
+    report = fidelity_report(gan, annotator_model, classifier_model, n=n, seed=seed, truncation=truncation,
+                             batch=batch, test_images=min(test_images, 500))
+    report.update(backbone_source=backbone, seconds=round(time.perf_counter() - started, 1))
+
+    def show(value):
+        return "-" if value is None else f"{value:.2f}"
+
+    rows = [[name, show(c["pixel_ratio"]), show(c["presence_ratio"]), f"{c['generated_pixel_share']:.2%}",
+             f"{c['real_pixel_share']:.2%}"] for name, c in report["classes"].items()]
+    print_table(f"dgan toy fidelity: {backbone}, {n} samples at psi {truncation}",
+                ["class", "pixel ratio", "presence ratio", "generated pixels", "real pixels"], rows)
+    print_table("", ["", ""], [["annotator mIoU on real test", f"{report['annotator_miou']:.3f}"],
+                               ["FID vs test (floor)", f"{report['fid']:.2f} ({report['fid_floor']:.2f})"],
+                               ["seconds", report["seconds"]]])
+    write_json(json_path, report)
+
+
+def _shown_path(path: Path) -> str:
+    """A shipped file by its place in the package, so that records do not name this machine's folders."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(__file__).resolve().parents[2]))
+    except ValueError:
+        return str(path)
 
 
 def _check_counts(**counts: int) -> None:
