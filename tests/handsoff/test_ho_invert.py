@@ -52,7 +52,10 @@ def test_batched_inversion_equals_inverting_one_by_one(world):
     config = InversionConfig(steps=6)
     together, _ = invert_batch(backbone, targets, start, loss, config)
     alone = torch.cat([invert_batch(backbone, targets[i:i + 1], start[i:i + 1], loss, config)[0] for i in range(2)])
-    assert torch.allclose(together, alone, atol=1e-5)
+    # float32 kernels chosen per batch shape and CPU (AVX2, AVX-512) differ by ~1e-7 per op and six
+    # optimiser steps grow that to 7.6e-5 (measured on an AVX-512 EPYC); one sample's gradient leaking
+    # into another would move its latent by about the learning rate (0.1) per step.
+    torch.testing.assert_close(together, alone, rtol=0, atol=1e-3)
 
 
 def test_the_best_reconstruction_is_kept_when_the_optimiser_overshoots(world):

@@ -117,7 +117,7 @@ def test_pixel_msssim_loss_is_per_image_and_zero_on_identity():
     loss = ReconstructionLoss("pixel+msssim", perceptual_weight=10, pixel_weight=1)
     batch = loss(x, y)
     one_by_one = torch.cat([loss(x[i:i + 1], y[i:i + 1]) for i in range(3)])
-    assert torch.allclose(batch, one_by_one, atol=1e-6)
+    assert torch.allclose(batch, one_by_one, atol=1e-5)  # float32 kernels differ per batch shape
     assert torch.allclose(loss(x, x), torch.zeros(3), atol=1e-5)
     assert (batch > 0).all()
 
@@ -177,7 +177,7 @@ def test_lpips_loads_its_trunk_from_the_torch_cache(torch_home):
     y = x.flip(3).requires_grad_(True)
     d = loss.perceptual(x, y)
     assert d.shape == (2,) and (d > 0).all()
-    assert torch.allclose(loss.perceptual(x, x), torch.zeros(2), atol=1e-6)
+    assert torch.allclose(loss.perceptual(x, x), torch.zeros(2), atol=1e-5)
     d.sum().backward()
     assert torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0
 
