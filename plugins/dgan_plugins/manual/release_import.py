@@ -85,3 +85,24 @@ def write_cache(cache: Path, backbone, z: np.ndarray, masks: list, names, regist
                               labels={"segmentation": masks[i][None].astype(schema.dtype)})
                 bar.advance(1)
         writer.finish()
+
+
+def release_command(directory: Path, cache: Path, backbone: str | None, labels: Path | None,
+                    experiment: Path | None, latents: Path | None, avg_latent: Path | None, min_psnr: float,
+                    json_path: Path | None) -> None:
+    """The CLI side: options checked, the import run, a summary table printed."""
+    from dgan_cli.console import print_table, write_json
+    from dgan_cli.registry import default_registry
+
+    if backbone is None:
+        raise DganError(f"--format {release.FORMAT} needs --backbone (the generator the latents belong to)")
+    if not np.isfinite(min_psnr):
+        raise DganError(f"--min-psnr must be a finite number, got {min_psnr}")
+    summary = import_release(directory, cache, backbone, labels=labels, experiment=experiment, latents=latents,
+                             avg_latent=avg_latent, min_psnr=min_psnr, registry=default_registry())
+    rows = [["samples", summary["samples"]], ["re-render PSNR (min)", f"{min(summary['psnr_db']):.1f} dB"],
+            ["pixel feature dims", summary["feature_dims"]]]
+    rows += [[f"pixels: {name}", count] for name, count in summary["pixels"].items()]
+    print_table(f"Imported {release.FORMAT} folder {directory} into {cache}", ["", ""], rows)
+    write_json(json_path, {"cache": str(cache), "format": release.FORMAT, "annotations": str(directory),
+                           "backbone": backbone, "imported": summary})
