@@ -108,7 +108,7 @@ def reference_forward(state: dict, z: torch.Tensor, avg: torch.Tensor, cutoff: i
 
 def write_release_folder(out: Path, backbone, n: int, seed: int = 0, num_classes: int = 5, image_size=None,
                          latent_shift: int = 0) -> Path:
-    """A release-style training folder: image_{i}.jpg (random noise, JPEG), image_mask{i}.npy,
+    """A release-style training folder (`backbone` gets its average latent): image_{i}.jpg (random noise, JPEG), image_mask{i}.npy,
     latent_stylegan1.npy (float64 z) and avg_latent_stylegan1.npy ([18, w_dim]).
 
     Masks label brightness bands of the render (so they follow the image), with a
@@ -118,6 +118,9 @@ def write_release_folder(out: Path, backbone, n: int, seed: int = 0, num_classes
     from PIL import Image
 
     out.mkdir(parents=True, exist_ok=True)
+    # Like make_training_data.py: its own average latent (mean w of random z), not the loader's estimate.
+    avg = backbone.generator.mean_w(500, seed=seed + 1)
+    backbone.generator.avg_latent.copy_(avg.expand(backbone.num_ws, -1))
     z = np.random.RandomState(seed).randn(n + latent_shift, backbone.z_dim)
     size = image_size or backbone.resolution
     torch.manual_seed(seed)
@@ -135,6 +138,5 @@ def write_release_folder(out: Path, backbone, n: int, seed: int = 0, num_classes
         mask[:2, :2] = 1
         np.save(out / f"image_mask{i}.npy", mask[None].astype(np.uint8))
     np.save(out / "latent_stylegan1.npy", z[latent_shift:])
-    avg = backbone.generator.avg_latent[:1].expand(18, -1).double().numpy()
-    np.save(out / "avg_latent_stylegan1.npy", avg)
+    np.save(out / "avg_latent_stylegan1.npy", avg.expand(18, -1).double().numpy())
     return out

@@ -6,24 +6,40 @@ from typing import Optional
 
 import typer
 
+from dgan_plugins.manual.datasetgan_release import DEFAULT_MIN_PSNR, FORMAT
+from dgan_plugins.manual.release_import import release_command
+
 
 def annotate_import_command(
     directory: Path = typer.Argument(..., help="Annotation folder (or COCO JSON file)."),
     cache: Path = typer.Option(..., "--cache", help="The cache `dgan sample` wrote for these images."),
-    fmt: str = typer.Option(..., "--format", help="labelme | png-masks | coco-keypoints | depth"),
-    labels: Path = typer.Option(..., "--labels", help="labels.json with class / keypoint names."),
+    fmt: str = typer.Option(..., "--format", help="labelme | png-masks | coco-keypoints | depth | datasetgan-release"),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="labels.json with class / keypoint names."),
     unlabelled: str = typer.Option("background", "--unlabelled",
                                    help="LabelMe pixels no shape covers: background (first class) or ignore."),
     extra_shapes: str = typer.Option("draw", "--extra-shapes",
                                      help="LabelMe line, linestrip and points shapes of a class: draw their "
                                           "pixels, or skip them with a warning."),
+    backbone: Optional[str] = typer.Option(None, "--backbone", help="datasetgan-release: the stylegan1 checkpoint."),
+    experiment: Optional[Path] = typer.Option(None, "--experiment",
+                                              help="datasetgan-release: experiments/*.json (class count, sizes)."),
+    latents: Optional[Path] = typer.Option(None, "--latents", help="datasetgan-release: z file "
+                                           "(default DIR/latent_stylegan1.npy)."),
+    avg_latent: Optional[Path] = typer.Option(None, "--avg-latent", help="datasetgan-release: the average latent "
+                                              "to check (default avg_latent_stylegan1.npy beside the latents)."),
+    min_psnr: float = typer.Option(DEFAULT_MIN_PSNR, "--min-psnr", help="datasetgan-release: re-render threshold, dB."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
 ) -> None:
     """Import annotations of sampled images as labels in their cache (re-import replaces them)."""
     from dgan_cli.console import print_table, write_json
+    from dgan_cli.errors import DganError
     from dgan_cli.registry import default_registry
     from dgan_plugins.manual.importer import ManualSource, import_annotations, summarise
 
+    if fmt == FORMAT:
+        return release_command(directory, cache, backbone, labels, experiment, latents, avg_latent, min_psnr, json_path)
+    if labels is None:
+        raise DganError(f"--format {fmt} needs --labels")
     source = ManualSource(fmt, labels, unlabelled, extra_shapes)
     plan = import_annotations(directory, cache, source, default_registry())
     summary = summarise(plan, source.names)
