@@ -43,10 +43,11 @@ def test_import_train_synth_end_to_end(release, tmp_path, run_cli):
         assert reader.backbone["sha256"] == backbone.identity()["sha256"]
         assert np.array_equal(reader.latents("z"), z.astype(np.float32))
         ws = backbone.map_z(z[2:3], 0.7)
-        assert np.array_equal(reader.latents("ws", [2])[0], ws[0].numpy())
+        # The import's own latents: w+ of the release's z, to float32 kernels' precision.
+        assert np.allclose(reader.latents("ws", [2])[0], ws[0].numpy(), rtol=1e-5, atol=1e-5)
         _, feats = backbone.synthesize(ws, layers=["b128.conv1"])
-        stored = reader.features(2, ["b128.conv1"])["b128.conv1"]
-        assert np.allclose(stored, feats["b128.conv1"][0].half().numpy().astype(np.float32), rtol=0, atol=0)
+        stored = reader.features(2, ["b128.conv1"])["b128.conv1"].astype(np.float32)
+        assert np.allclose(stored, feats["b128.conv1"][0].numpy(), rtol=2e-3, atol=2e-3)  # stored as float16
         labels = reader.labels("segmentation")
     mask = np.load(folder / "image_mask1.npy")[0]
     mask[mask == 1] = 0
