@@ -3,11 +3,15 @@
 Crash safety: rows are written and flushed first, then the `committed`
 counter is raised; rows beyond it are ignored and cut on resume. `complete`
 is set only by `finish()`, so an interrupted file never reads as complete.
+A failed write (full disk, I/O error) ends the command with one line and
+leaves the file as of its last flush (guarded.py), so the same command
+resumes once there is space.
 """
 from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -16,7 +20,8 @@ import numpy as np
 
 from dgan_cli import __version__
 from dgan_cli.cache import schema as S
-from dgan_cli.errors import CacheFormatError
+from dgan_cli.cache.guarded import GuardedFile
+from dgan_cli.errors import CacheFormatError, DganError
 
 
 def _open_h5(path: Path, mode: str) -> h5py.File:
@@ -25,6 +30,31 @@ def _open_h5(path: Path, mode: str) -> h5py.File:
     except OSError as exc:
         raise CacheFormatError(f"{path}: not a readable HDF5 file ({_h5_reason(exc)})",
                                hint="delete it to start over") from exc
+
+
+def _open_guarded(path: Path, create: bool) -> h5py.File:
+    """The cache opened for writing through a GuardedFile (`h5.guarded`)."""
+    guarded = GuardedFile(path, create)
+    try:
+        h5 = h5py.File(guarded, "w" if create else "r+")
+    except BaseException as exc:
+        guarded.close()
+        if create:
+            path.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and guarded.failure is not None:
+            raise _write_error(path, guarded.failure, None) from exc
+        if isinstance(exc, OSError):
+            raise CacheFormatError(f"{path}: not a readable HDF5 file ({_h5_reason(exc)})",
+                                   hint="delete it to start over") from exc
+        raise
+    h5.guarded = guarded
+    return h5
+
+
+def _write_error(path: Path, failure: OSError, committed: int | None) -> DganError:
+    kept = "" if committed is None else f"; the {committed} samples committed before it are kept"
+    return DganError(f"{path}: writing the cache failed ({failure.strerror or failure}){kept}",
+                     hint="free space (or fix the disk) and run the same command again to resume")
 
 
 def _h5_reason(exc: OSError) -> str:
@@ -50,7 +80,14 @@ class CacheWriter:
                       **spec.provenance}
         spec = S.CacheSpec(spec.image_shape, tuple(spec.layers), dict(spec.latents),
                            tuple(spec.scores), provenance)
-        h5 = _open_h5(path, "w")
+        h5 = _open_guarded(path, create=True)
+        writer = cls(h5, spec, path)
+        with writer._writing(created=True):
+            writer._create()
+        return writer
+
+    def _create(self) -> None:
+        h5, spec = self.h5, self.spec
         h5.attrs[S.ATTR_FORMAT] = S.FORMAT_NAME
         h5.attrs[S.ATTR_VERSION] = S.FORMAT_VERSION
         h5.attrs[S.ATTR_COMPLETE] = False
@@ -67,11 +104,10 @@ class CacheWriter:
             _rows(h5, f"scores/{name}", (), "float32", fill=np.nan)
         h5.create_group("labels")
         h5.flush()
-        return cls(h5, spec, path)
 
     @classmethod
     def _resume(cls, path: Path, spec: S.CacheSpec) -> "CacheWriter":
-        h5 = _open_h5(path, "r+")
+        h5 = _open_guarded(path, create=False)
         try:
             stored = _read_spec(h5, path)
             if h5.attrs[S.ATTR_COMPLETE]:
@@ -83,9 +119,11 @@ class CacheWriter:
                                        hint="delete it or use the original settings")
         except BaseException:
             h5.close()
+            h5.guarded.close()
             raise
         writer = cls(h5, stored, path)
-        writer._truncate(int(h5.attrs[S.ATTR_COMMITTED]))
+        with writer._writing():
+            writer._truncate(int(h5.attrs[S.ATTR_COMMITTED]))
         return writer
 
     @classmethod
@@ -94,7 +132,7 @@ class CacheWriter:
         path = Path(path)
         if not path.exists():
             raise CacheFormatError(f"{path}: no such cache")
-        h5 = _open_h5(path, "r+")
+        h5 = _open_guarded(path, create=False)
         try:
             spec = _read_spec(h5, path)
             if not h5.attrs[S.ATTR_COMPLETE]:
@@ -102,6 +140,7 @@ class CacheWriter:
                                        hint="run the command that makes it again to finish it")
         except BaseException:
             h5.close()
+            h5.guarded.close()
             raise
         return cls(h5, spec, path)
 
@@ -110,8 +149,32 @@ class CacheWriter:
     def count(self) -> int:
         return int(self.h5.attrs[S.ATTR_COMMITTED])
 
+    @contextmanager
+    def _writing(self, created: bool = False):
+        """Turn a failed write into one line; the file keeps its last commit (and a new file goes)."""
+        committed = None if created else self.count
+        try:
+            yield
+        except (OSError, RuntimeError, ValueError) as exc:
+            if self.h5.guarded.failure is None:
+                raise
+            self._failed(committed, created, exc)
+        if self.h5.guarded.failure is not None:
+            self._failed(committed, created, None)
+
+    def _failed(self, committed: int | None, created: bool, exc: BaseException | None) -> None:
+        failure = self.h5.guarded.failure
+        self.close()
+        if created:
+            self.path.unlink(missing_ok=True)
+        raise _write_error(self.path, failure, committed) from exc
+
     def declare_labels(self, kind: str, label_schema: S.LabelSchema) -> None:
         """Add a label kind (idempotent; a different schema for a known kind is refused)."""
+        with self._writing():
+            self._declare_labels(kind, label_schema)
+
+    def _declare_labels(self, kind: str, label_schema: S.LabelSchema) -> None:
         group = self.h5["labels"]
         if kind in group:
             stored, wanted = group[kind].attrs["schema"], json.dumps(label_schema.as_dict(), sort_keys=True)
@@ -134,6 +197,10 @@ class CacheWriter:
                scores: Mapping[str, np.ndarray] | None = None,
                labels: Mapping[str, np.ndarray] | None = None) -> range:
         """Write a batch of samples; returns their indices. Everything the spec names is required."""
+        with self._writing():
+            return self._append(images, ids, seeds, latents, features, scores, labels)
+
+    def _append(self, images, ids, seeds, latents, features, scores, labels) -> range:
         start, b = self.count, len(images)
         stop = start + b
         latents, features, scores, labels = latents or {}, features or {}, scores or {}, labels or {}
@@ -159,6 +226,10 @@ class CacheWriter:
 
     def set_labels(self, kind: str, indices: Sequence[int], values: np.ndarray) -> None:
         """Store labels for existing samples (kind must be declared)."""
+        with self._writing():
+            self._set_labels(kind, indices, values)
+
+    def _set_labels(self, kind: str, indices: Sequence[int], values: np.ndarray) -> None:
         if kind not in self.h5["labels"]:
             raise CacheFormatError(f"{self.path}: labels '{kind}' not declared")
         group = self.h5[f"labels/{kind}"]
@@ -170,6 +241,10 @@ class CacheWriter:
         self.h5.flush()
 
     def set_scores(self, name: str, indices: Sequence[int], values: Sequence[float]) -> None:
+        with self._writing():
+            self._set_scores(name, indices, values)
+
+    def _set_scores(self, name: str, indices: Sequence[int], values: Sequence[float]) -> None:
         if f"scores/{name}" not in self.h5:
             _rows(self.h5, f"scores/{name}", (), "float32", fill=np.nan, length=self.h5["images"].shape[0])
         order = np.argsort(np.asarray(indices))
@@ -178,13 +253,19 @@ class CacheWriter:
 
     def finish(self) -> None:
         """Mark the cache complete; only now does a reader accept it."""
-        self.h5.attrs[S.ATTR_COMPLETE] = True
-        self.h5.flush()
+        with self._writing():
+            self.h5.attrs[S.ATTR_COMPLETE] = True
+            self.h5.flush()
         self.close()
 
     def close(self) -> None:
         if self.h5.id.valid:
-            self.h5.close()
+            try:
+                self.h5.close()
+            except (OSError, RuntimeError):
+                if self.h5.guarded.failure is None:
+                    raise
+        self.h5.guarded.close()
 
     def __enter__(self) -> "CacheWriter":
         return self

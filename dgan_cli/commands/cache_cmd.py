@@ -52,12 +52,30 @@ def register(group: typer.Typer) -> None:
         cache: Path = typer.Argument(..., help="A dgan HDF5 cache."),
         json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the verdict as JSON."),
     ) -> None:
-        """Read every sample once; a damaged or unfinished cache fails with one line."""
-        with CacheReader(cache) as reader:
-            for i in range(reader.n):
-                reader.images([i])
-                for name, fmap in reader.features(i).items():
-                    if not np.isfinite(fmap).all():
-                        raise CacheFormatError(f"{cache}: non-finite features in sample {i}, layer {name}")
+        """Read every committed sample once: sound, unfinished but resumable, or damaged (one line each)."""
+        with CacheReader(cache, allow_incomplete=True) as reader:
+            try:
+                _read_all(reader, cache)
+            except (OSError, RuntimeError, KeyError, ValueError) as exc:
+                raise CacheFormatError(f"{cache}: damaged ({str(exc).split('(')[0].strip() or type(exc).__name__})",
+                                       hint="resuming cannot repair it: delete it and run the command "
+                                            "that made it again") from exc
+            if not reader.complete:
+                raise CacheFormatError(f"{cache}: unfinished but sound ({reader.n} samples committed)",
+                                       hint="run the same command again to resume it")
             out_console.print(f"{cache}: ok ({reader.n} samples)")
             write_json(json_path, {"path": str(cache), "samples": reader.n, "ok": True})
+
+
+def _read_all(reader: CacheReader, cache: Path) -> None:
+    if len(reader.ids) != reader.n:
+        raise CacheFormatError(f"{cache}: {len(reader.ids)} ids for {reader.n} samples")
+    for space in reader.spec.latents:
+        reader.latents(space)
+    for kind in reader.label_kinds:
+        reader.labels(kind)
+    for i in range(reader.n):
+        reader.images([i])
+        for name, fmap in reader.features(i).items():
+            if not np.isfinite(fmap).all():
+                raise CacheFormatError(f"{cache}: non-finite features in sample {i}, layer {name}")
