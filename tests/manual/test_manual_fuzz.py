@@ -22,7 +22,6 @@ from test_manual_import import FACE, import_, labelme, shape  # noqa: E402
 from dgan_cli.cache import CacheReader  # noqa: E402
 
 
-
 def _png_base64(width=W, height=H) -> str:
     import base64
     buffer = io.BytesIO()

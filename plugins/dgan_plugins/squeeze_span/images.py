@@ -50,6 +50,7 @@ def _as_student_images(images: np.ndarray, resolution: int) -> torch.Tensor:
     height, width = images.shape[1:3]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
-    x = torch.from_numpy(np.ascontiguousarray(images[:, top:top + side, left:left + side]))
+    # A copy: decoded images are read-only arrays, and torch warns about wrapping one.
+    x = torch.from_numpy(np.array(images[:, top:top + side, left:left + side]))
     x = x.permute(0, 3, 1, 2).float()
     return to_resolution(x, resolution).round().clamp(0, 255).to(torch.uint8)
