@@ -28,6 +28,11 @@ def dgan_label_sources():
 
 
 @hookspec
+def dgan_formats():
+    """Return a list of `FormatSpec` (annotation file formats for `annotate-import` and `invert`)."""
+
+
+@hookspec
 def dgan_heads():
     """Return a list of `HeadSpec`."""
 
@@ -45,3 +50,8 @@ def dgan_distillers():
 @hookspec
 def dgan_commands():
     """Return a list of `CommandSpec` (CLI commands and command groups)."""
+
+
+@hookspec
+def dgan_data_sources():
+    """Return a list of `DataSourceSpec` (named training-image sources for `backbone train --data`)."""

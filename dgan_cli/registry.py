@@ -26,10 +26,12 @@ ENTRY_POINT_GROUP = "dgan"
 HOOKS = {
     "dgan_backbones": "backbone",
     "dgan_label_sources": "label_source",
+    "dgan_formats": "format",
     "dgan_heads": "head",
     "dgan_filters": "filter",
     "dgan_distillers": "distiller",
     "dgan_commands": "command",
+    "dgan_data_sources": "data_source",
 }
 
 
@@ -120,7 +122,8 @@ class Registry:
     def get(self, kind: str, name: str):
         found = self._components[kind].get(name)
         if found is None:
-            label = kind.replace("_", " ")
+            label = {"format": "annotation format", "data_source": "training data source"}.get(
+                kind, kind.replace("_", " "))
             known = self.names(kind)
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean '{close[0]}'?" if close else (

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-KINDS = ("backbone", "label_source", "head", "filter", "distiller", "command")
+KINDS = ("backbone", "label_source", "format", "head", "filter", "distiller", "command", "data_source")
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,44 @@ class LabelSourceSpec:
 
 
 @dataclass(frozen=True)
+class FormatSpec:
+    """An annotation file format that `dgan annotate-import --format NAME` and `dgan invert` read.
+
+    `read(request)` gets a `dgan_cli.annotations.ImportRequest` and returns a
+    list of `dgan_cli.annotations.Annotation`, values already in the storage
+    layout of each kind's head. It only reads: the core checks every value
+    against its head's `label_schema` and writes nothing unless all fit.
+    `needs_labels`: the format needs a labels file (`--labels`) to name classes.
+    `options`: the `--format-option KEY=VALUE` keys it reads from `request.options`.
+    """
+
+    name: str
+    summary: str
+    read: Callable[..., Any]
+    needs_labels: bool = False
+    options: tuple[str, ...] = ()
+    version: str = "1"
+    kind: str = field(default="format", init=False)
+
+
+@dataclass(frozen=True)
 class HeadSpec:
-    """A label type: storage, per-pixel model and loss, ensemble combination."""
+    """A label type: storage, per-pixel model and loss, ensemble combination.
+
+    The optional callables reach the other commands (docs/plugins.md):
+    - `draw(image, label, entry, scale)` -> uint8 [H*scale, W*scale, 3]: `dgan show`'s panel;
+    - `evaluation(train_labels, names, **options)` -> an eval task: `dgan eval --head NAME`;
+    - `read_folder_labels(folder, ids)` -> [N, ...] labels of a labelled folder (test sets);
+    - `export(folder, ids, labels, attrs)`: write labels into a synth folder export.
+    """
 
     name: str
     summary: str
     build: Callable[..., Any]
+    draw: Callable[..., Any] | None = None
+    evaluation: Callable[..., Any] | None = None
+    read_folder_labels: Callable[..., Any] | None = None
+    export: Callable[..., Any] | None = None
     version: str = "1"
     kind: str = field(default="head", init=False)
 
@@ -75,6 +107,23 @@ class DistillerSpec:
     build: Callable[..., Any]
     version: str = "1"
     kind: str = field(default="distiller", init=False)
+
+
+@dataclass(frozen=True)
+class DataSourceSpec:
+    """Training images for `dgan backbone train --data NAME` (a name instead of a folder).
+
+    `open(resolution)` returns a dataset of uint8 [3, R, R] images (`len`, indexing).
+    `render_latents(latents, resolution)`, if given, renders images of given
+    latent vectors, which `--objective paired` needs.
+    """
+
+    name: str
+    summary: str
+    open: Callable[..., Any]
+    render_latents: Callable[..., Any] | None = None
+    version: str = "1"
+    kind: str = field(default="data_source", init=False)
 
 
 @dataclass(frozen=True)

@@ -174,15 +174,22 @@ class CacheWriter:
         with self._writing():
             self._declare_labels(kind, label_schema)
 
-    def _declare_labels(self, kind: str, label_schema: S.LabelSchema) -> None:
+    def _check_schema(self, kind: str, label_schema: S.LabelSchema) -> bool:
+        """True if `kind` is already declared with this schema, False if new; a clash is refused."""
         group = self.h5["labels"]
-        if kind in group:
-            stored, wanted = group[kind].attrs["schema"], json.dumps(label_schema.as_dict(), sort_keys=True)
-            # Equal as text covers a NaN fill (depth), which never equals itself as a float.
-            if stored != wanted and json.loads(stored) != json.loads(wanted):
-                raise CacheFormatError(f"{self.path}: labels '{kind}' already stored with another schema",
-                                       hint=f"stored {stored}")
+        if kind not in group:
+            return False
+        stored, wanted = group[kind].attrs["schema"], json.dumps(label_schema.as_dict(), sort_keys=True)
+        # Equal as text covers a NaN fill (depth), which never equals itself as a float.
+        if stored != wanted and json.loads(stored) != json.loads(wanted):
+            raise CacheFormatError(f"{self.path}: labels '{kind}' already stored with another schema",
+                                   hint=f"stored {stored}")
+        return True
+
+    def _declare_labels(self, kind: str, label_schema: S.LabelSchema) -> None:
+        if self._check_schema(kind, label_schema):
             return
+        group = self.h5["labels"]
         sub = group.create_group(kind)
         sub.attrs["schema"] = json.dumps(label_schema.as_dict(), sort_keys=True)
         n = self.h5["images"].shape[0]
@@ -238,6 +245,41 @@ class CacheWriter:
         self.h5.flush()
         for i in indices:
             group["present"][int(i)] = True
+        self.h5.flush()
+
+    def replace_labels(self, updates: Mapping[str, tuple[S.LabelSchema, Sequence[int], np.ndarray]]) -> None:
+        """Declare and store several label kinds as one change: {kind: (schema, indices, values)}.
+
+        Every schema is checked before anything is written, and a failure while
+        writing restores what the touched rows held (and drops kinds it declared).
+        """
+        for kind, (label_schema, _, _) in updates.items():
+            self._check_schema(kind, label_schema)
+        undo: list[tuple] = []
+        with self._writing():
+            try:
+                for kind, (label_schema, indices, values) in updates.items():
+                    if kind not in self.h5["labels"]:
+                        undo.append((kind, None))
+                        self._declare_labels(kind, label_schema)
+                    else:
+                        group, rows = self.h5[f"labels/{kind}"], [int(i) for i in indices]
+                        undo.append((kind, (rows, [group["values"][i] for i in rows],
+                                            [group["present"][i] for i in rows])))
+                    self._set_labels(kind, indices, values)
+            except BaseException:
+                self._undo(undo)
+                raise
+
+    def _undo(self, undo: list[tuple]) -> None:
+        for kind, before in reversed(undo):
+            if before is None:
+                del self.h5[f"labels/{kind}"]
+                continue
+            group = self.h5[f"labels/{kind}"]
+            for i, value, present in zip(*before):
+                group["values"][i] = value
+                group["present"][i] = present
         self.h5.flush()
 
     def set_scores(self, name: str, indices: Sequence[int], values: Sequence[float]) -> None:

@@ -1,25 +1,32 @@
 """The `manual` label source: human annotations of GAN samples (`dgan annotate-import`).
 
-Formats, one reader module each: LabelMe JSON (labelme.py), mask PNGs
-(png_masks.py), COCO keypoints (coco_keypoints.py), depth maps (depth.py).
-See docs/annotation.md for the annotator workflow and the conventions.
+Formats, registered through `dgan_formats` (formats.py) with one reader module
+each: LabelMe JSON (labelme.py), mask PNGs (png_masks.py), COCO keypoints
+(coco_keypoints.py), depth maps (depth.py). See docs/annotation.md for the
+annotator workflow and the conventions.
 """
 from dgan_cli import hookimpl
 from dgan_cli.specs import CommandSpec, LabelSourceSpec
 
 
-def build_manual_source(fmt: str, labels, unlabelled: str = "background", extra_shapes: str = "draw"):
+def build_manual_source(fmt: str, labels=None, options=None):
     """A ManualSource: `.read(directory, image_hw)` -> annotations in head storage layout."""
     from dgan_plugins.manual.importer import ManualSource
 
-    return ManualSource(fmt, labels, unlabelled, extra_shapes)
+    return ManualSource(fmt, labels, options)
+
+
+@hookimpl
+def dgan_formats():
+    from dgan_plugins.manual.formats import FORMATS
+
+    return FORMATS
 
 
 @hookimpl
 def dgan_label_sources():
     return [LabelSourceSpec(name="manual", build=build_manual_source,
-                            summary="Human annotations of sampled GAN images "
-                                    "(LabelMe, mask PNGs, COCO keypoints, depth)")]
+                            summary="Human annotations of sampled GAN images, in any registered format")]
 
 
 @hookimpl

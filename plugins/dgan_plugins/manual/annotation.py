@@ -1,37 +1,10 @@
-"""What every format reader returns: one label of one sample, and the file it came from."""
+"""Helpers the built-in format readers share (what they return is `dgan_cli.annotations.Annotation`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from dgan_cli.errors import DganError
 from dgan_cli.untrusted import read_json
-
-
-@dataclass(frozen=True)
-class Annotation:
-    """`value` is already in the head's storage layout (see docs/cache-format.md)."""
-
-    sample_id: str
-    kind: str
-    value: np.ndarray
-    source: Path
-
-
-class Notes:
-    """What an import accepted with an assumption: one warning line per kind of note, not per file."""
-
-    def __init__(self):
-        self.files: dict[str, list[Path]] = {}
-
-    def add(self, note: str, path: Path | str) -> None:
-        self.files.setdefault(note, []).append(path)
-
-    def lines(self) -> list[str]:
-        return [f"{note}: {paths[0]}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
-                for note, paths in self.files.items()]
 
 
 def read_annotation_json(path: Path):

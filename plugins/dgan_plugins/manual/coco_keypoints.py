@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from dgan_cli.errors import DganError
-from dgan_plugins.manual.annotation import Annotation, Notes, check_size, read_annotation_json
+from dgan_cli.annotations import Annotation, Notes
+from dgan_plugins.manual.annotation import check_size, read_annotation_json
 from dgan_plugins.manual.names import LabelNames
 
 INDEX_FILE = "keypoints.json"

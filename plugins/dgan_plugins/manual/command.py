@@ -13,13 +13,16 @@ from dgan_plugins.manual.release_import import release_command
 def annotate_import_command(
     directory: Path = typer.Argument(..., help="Annotation folder (or COCO JSON file)."),
     cache: Path = typer.Option(..., "--cache", help="The cache `dgan sample` wrote for these images."),
-    fmt: str = typer.Option(..., "--format", help="labelme | png-masks | coco-keypoints | depth | datasetgan-release"),
+    fmt: str = typer.Option(..., "--format", help="A registered format (`dgan plugins` lists them: labelme, "
+                            "png-masks, coco-keypoints, depth, ...) or datasetgan-release."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="labels.json with class / keypoint names."),
-    unlabelled: str = typer.Option("background", "--unlabelled",
-                                   help="LabelMe pixels no shape covers: background (first class) or ignore."),
-    extra_shapes: str = typer.Option("draw", "--extra-shapes",
-                                     help="LabelMe line, linestrip and points shapes of a class: draw their "
-                                          "pixels, or skip them with a warning."),
+    unlabelled: Optional[str] = typer.Option(None, "--unlabelled",
+                                             help="LabelMe pixels no shape covers: background (first class, "
+                                                  "the default) or ignore."),
+    extra_shapes: Optional[str] = typer.Option(None, "--extra-shapes",
+                                               help="LabelMe line, linestrip and points shapes of a class: draw "
+                                                    "their pixels (default), or skip them with a warning."),
+    format_options: list[str] = typer.Option([], "--format-option", help="KEY=VALUE for the format (repeatable)."),
     backbone: Optional[str] = typer.Option(None, "--backbone", help="datasetgan-release: the stylegan1 checkpoint."),
     experiment: Optional[Path] = typer.Option(None, "--experiment",
                                               help="datasetgan-release: experiments/*.json (class count, sizes)."),
@@ -32,17 +35,16 @@ def annotate_import_command(
 ) -> None:
     """Import annotations of sampled images as labels in their cache (re-import replaces them)."""
     from dgan_cli.console import print_table, write_json
-    from dgan_cli.errors import DganError
-    from dgan_cli.registry import default_registry
     from dgan_plugins.manual.importer import ManualSource, import_annotations, summarise
 
     if fmt == FORMAT:
         return release_command(directory, cache, backbone, labels, experiment, latents, avg_latent, min_psnr, json_path)
-    if labels is None:
-        raise DganError(f"--format {fmt} needs --labels")
-    source = ManualSource(fmt, labels, unlabelled, extra_shapes)
-    plan = import_annotations(directory, cache, source, default_registry())
-    summary = summarise(plan, source.names)
+    options = _key_values(format_options)
+    for key, value in (("unlabelled", unlabelled), ("extra_shapes", extra_shapes)):
+        if value is not None:
+            options[key] = value
+    plan = import_annotations(directory, cache, ManualSource(fmt, labels, options))
+    summary = summarise(plan)
     rows = []
     for kind, entry in summary.items():
         rows.append([kind, "samples", entry["samples"]])
@@ -53,3 +55,15 @@ def annotate_import_command(
                      [kind, "range", f"{entry['min']:.4g} .. {entry['max']:.4g}" if entry["min"] is not None else "-"]]
     print_table(f"Imported {fmt} annotations into {cache}", ["labels", "", "count"], rows)
     write_json(json_path, {"cache": str(cache), "format": fmt, "annotations": str(directory), "imported": summary})
+
+
+def _key_values(items: list[str]) -> dict[str, str]:
+    from dgan_cli.errors import DganError
+
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise DganError(f"--format-option must be KEY=VALUE, got '{item}'")
+        options[key.strip()] = value
+    return options

@@ -14,7 +14,8 @@ import numpy as np
 
 from dgan_cli.errors import DganError
 from dgan_cli.untrusted import read_image, read_npy
-from dgan_plugins.manual.annotation import Annotation, Notes, check_size, files_in
+from dgan_cli.annotations import Annotation, Notes
+from dgan_plugins.manual.annotation import check_size, files_in
 from dgan_plugins.manual.names import LabelNames
 
 

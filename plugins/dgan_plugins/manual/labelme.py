@@ -29,7 +29,8 @@ import numpy as np
 
 from dgan_cli.errors import DganError
 from dgan_cli.untrusted import decode_image
-from dgan_plugins.manual.annotation import Annotation, Notes, check_size, files_in, read_annotation_json
+from dgan_cli.annotations import Annotation, Notes
+from dgan_plugins.manual.annotation import check_size, files_in, read_annotation_json
 from dgan_plugins.manual.names import LabelNames
 from dgan_plugins.manual.rasterise import circle_mask, path_mask, polygon_mask, rectangle_mask
 
