@@ -40,6 +40,17 @@ REFUSED_LABELME = {
     "imageData of another size": (labelme("000001", [FACE]) | {"imageData": _png_base64(4, 4)}, "size mismatch"),
     "duplicate keys": ('{"shapes": [], "shapes": []}', "appears twice"),
     "keypoint outside the image": (labelme("000001", [shape("nose", [[99, 1]], "point")]), "outside the"),
+    "image height as a float": (labelme("000001", [FACE], height=8.0), "must be whole numbers"),
+    "image width as a string": (labelme("000001", [FACE], width="12"), "must be whole numbers"),
+    "image height as a boolean": (labelme("000001", [FACE], height=True), "must be whole numbers"),
+    "only one of the sizes": ({k: v for k, v in labelme("000001", [FACE]).items() if k != "imageWidth"},
+                              "must be whole numbers"),
+    "flag as a string": (labelme("000001", [shape("nose", [[1, 1]], "point", occluded="yes")]),
+                         "flags must be an object of true/false values"),
+    "flag as a number": (labelme("000001", [shape("nose", [[1, 1]], "point", occluded=1)]),
+                         "flags must be an object of true/false values"),
+    "flags as a list": (labelme("000001", [shape("nose", [[1, 1]], "point") | {"flags": ["occluded"]}]),
+                        "flags must be an object of true/false values"),
 }
 
 
@@ -117,6 +128,40 @@ def test_broken_coco_is_refused(keypoints, message, run_cli, registry, sampled_c
     doc["annotations"][0]["keypoints"] = keypoints
     (tmp_path / "kp.json").write_text(json.dumps(doc))
     _one_line(import_(run_cli, registry, tmp_path / "kp.json", sampled_cache, labels_file, "coco-keypoints"), message)
+
+
+def _coco(**changes) -> dict:
+    return {**json.loads(json.dumps(COCO)), **changes}
+
+
+BROKEN_COCO_FIELDS = {
+    "images not a list": (_coco(images={"1": "000001.png"}), "not a COCO keypoints file"),
+    "an image that is not an object": (_coco(images=["000001.png"]), "images[0] needs 'id' (int or str)"),
+    "an image without an id": (_coco(images=[{"file_name": "000001.png"}]), "images[0] needs 'id'"),
+    "an image id as a boolean": (_coco(images=[{"id": True, "file_name": "000001.png"}]), "images[0] needs 'id'"),
+    "an image id as a list": (_coco(images=[{"id": [1], "file_name": "000001.png"}]), "images[0] needs 'id'"),
+    "image size as strings": (_coco(images=[{"id": 1, "file_name": "000001.png", "width": "12", "height": "8"}]),
+                              "height and width must be whole numbers"),
+    "image size as floats": (_coco(images=[{"id": 1, "file_name": "000001.png", "width": 12.0, "height": 8.0}]),
+                             "height and width must be whole numbers"),
+    "categories not a list": (_coco(categories={"id": 1, "keypoints": ["nose"]}), "not a COCO keypoints file"),
+    "a category without keypoints": (_coco(categories=[{"id": 1}]), "categories[0] needs 'keypoints' (list)"),
+    "category keypoints as text": (_coco(categories=[{"id": 1, "keypoints": "nose"}]),
+                                   "categories[0] needs 'keypoints' (list)"),
+    "category keypoint names as numbers": (_coco(categories=[{"id": 1, "keypoints": [0]}]),
+                                           "categories[0].keypoints must be a list of names"),
+    "a category id as a float": (_coco(categories=[{"id": 1.0, "keypoints": ["nose"]}]), "categories[0] needs 'id'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_COCO_FIELDS))
+def test_malformed_coco_images_and_categories_are_refused(case, run_cli, registry, sampled_cache, labels_file,
+                                                          tmp_path):
+    doc, message = BROKEN_COCO_FIELDS[case]
+    (tmp_path / "kp.json").write_text(json.dumps(doc))
+    _one_line(import_(run_cli, registry, tmp_path / "kp.json", sampled_cache, labels_file, "coco-keypoints"), message)
+    with CacheReader(sampled_cache) as reader:
+        assert reader.label_kinds == []
 
 
 def test_num_keypoints_disagreeing_is_a_warning(run_cli, registry, sampled_cache, labels_file, tmp_path):
