@@ -41,7 +41,7 @@ def test_plugins_lists_third_party_head_command_and_broken_plugin(plugin_site, t
     plugins = {p["plugin"]: p for p in json.loads(out.read_text())["plugins"]}
     example = plugins["dgan-example"]
     assert example["status"] == "ok" and not example["builtin"]
-    assert (example["distribution"], example["version"]) == ("dgan-example", "0.3.0")
+    assert (example["distribution"], example["version"]) == ("dgan-example", "0.4.0")
     assert {"kind": "head", "name": "edges", "version": "1"} in example["components"]
     assert {"kind": "command", "name": "edges", "version": "1"} in example["components"]
     broken = plugins["dgan-broken"]
@@ -121,3 +121,99 @@ def test_third_party_head_trains_through_dgan_train(plugin_site, tmp_path):
     members = json.loads((tmp_path / "t.json").read_text())["members"]
     assert out.exists() and len(members) == 2
     assert all(m["final_loss"] < 0.2 for m in members)  # BCE starts at ln 2: it learned the edge side
+
+
+def _edge_maps(sample_dir: Path, out: Path) -> None:
+    """Machine-made 'edges' annotations of `dgan sample` images: thresholded image gradients."""
+    from PIL import Image
+
+    out.mkdir(parents=True)
+    for path in sorted(sample_dir.glob("*.png")):
+        grey = np.asarray(Image.open(path).convert("L")).astype(np.float64)
+        edges = (np.abs(np.diff(grey, axis=0, prepend=grey[:1])) + np.abs(np.diff(grey, axis=1, prepend=grey[:, :1]))) > 24
+        Image.fromarray(edges.astype(np.uint8) * 255).save(out / path.name)
+
+
+def test_new_label_type_goes_through_every_command(plugin_site, tmp_path):
+    """The pip-installed 'edges' type: import (its own format), train, synth, show, eval, results, export."""
+    from PIL import Image
+
+    from dgan_cli.cache import CacheReader
+    from dgan_cli.labelled_folder import write_folder
+
+    def ok(*args):
+        proc = dgan(plugin_site, "-q", *args)
+        assert proc.returncode == 0, (args[0], proc.stderr)
+        return proc
+
+    cache, samples, ann = tmp_path / "s.h5", tmp_path / "samples", tmp_path / "ann"
+    ok("sample", "--backbone", "toy", "-n", "4", "--cache", cache, "--out", samples)
+    _edge_maps(samples, ann)
+    ok("annotate-import", ann, "--cache", cache, "--format", "edge-png", "--format-option", "threshold=0")
+    with CacheReader(cache) as reader:
+        assert reader.labelled("edges").tolist() == [0, 1, 2, 3]
+        assert reader.label_schema("edges").dtype == "uint8"
+    interp = tmp_path / "edges.pt"
+    ok("train", "--cache", cache, "--head", "edges", "--out", interp, "--members", "2", "--iters", "60")
+    synth = tmp_path / "synth"
+    ok("synth", "--backbone", "toy", "--interpreter", interp, "-n", "6", "--out", synth, "--json", tmp_path / "y.json")
+    exported = sorted(p.name for p in (synth / "folder" / "edges").glob("*.png"))  # the head's export hook
+    assert exported == [f"{i:06d}.png" for i in range(6)]
+    folder = json.loads((tmp_path / "y.json").read_text())["exports"]["folder"]
+    assert folder["kinds"] == ["edges"] and folder["skipped_kinds"] == []
+
+    sheet = tmp_path / "sheet.png"
+    ok("show", synth, "--out", sheet, "--json", tmp_path / "show.json")
+    assert json.loads((tmp_path / "show.json").read_text())["panels"] == ["image", "edges"]
+    pixels = np.asarray(Image.open(sheet).convert("RGB")).reshape(-1, 3)
+    assert ((pixels == (255, 0, 0)).all(1)).sum() > 100  # the head's own drawing: red edges
+
+    test_set = tmp_path / "test"
+    ids = [p.stem for p in sorted(samples.glob("*.png"))]
+    write_folder(test_set, ids, np.stack([np.asarray(Image.open(samples / f"{i}.png").convert("RGB")) for i in ids]),
+                 {}, {})
+    (test_set / "edges").mkdir()
+    for i in ids:
+        (test_set / "edges" / f"{i}.png").write_bytes((ann / f"{i}.png").read_bytes())
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f"""
+[recipe]
+name = "edges"
+out = "{tmp_path}/runs"
+
+[[stage]]
+name = "eval"
+run = ["eval", "--train", "{synth}/folder", "--test", "{test_set}", "--head", "edges", "--steps", "10",
+       "--batch", "2", "--json", "{{out}}/eval.json"]
+results = "{{out}}/eval.json"
+""")
+    ok("run", recipe, "--json", tmp_path / "summary.json")
+    metrics = json.loads((tmp_path / "runs" / "eval.json").read_text())["metrics"]
+    assert set(metrics) == {"edge_f1", "edge_iou", "pixel_accuracy"} and 0 <= metrics["edge_f1"] <= 1
+    proc = ok("results", tmp_path / "summary.json", "--json", tmp_path / "table.json")
+    assert "metrics.edge_f1" in proc.stdout
+
+
+def test_plugin_format_import_is_all_or_nothing(plugin_site, tmp_path):
+    """A bad file among good ones: one error line, and the cache gains no 'edges' labels at all."""
+    from PIL import Image
+
+    from dgan_cli.cache import CacheReader
+
+    cache = tmp_path / "c.h5"
+    writer = CacheWriter.open(cache, CacheSpec(image_shape=(8, 8, 3)))
+    writer.append(images=np.zeros((3, 8, 8, 3), np.uint8))
+    writer.finish()
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((8, 8), 255, np.uint8)).save(ann / f"{i:06d}.png")
+    Image.fromarray(np.zeros((9, 8), np.uint8)).save(ann / "000002.png")  # wrong size, read last
+    proc = dgan(plugin_site, "annotate-import", ann, "--cache", cache, "--format", "edge-png")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "000002.png" in proc.stderr
+    with CacheReader(cache) as reader:
+        assert "edges" not in reader.label_kinds
+    proc = dgan(plugin_site, "annotate-import", ann, "--cache", cache, "--format", "edge-png",
+                "--format-option", "thresh=1")
+    assert proc.returncode == 2 and "has no option 'thresh'" in proc.stderr

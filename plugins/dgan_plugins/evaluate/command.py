@@ -15,7 +15,8 @@ DEVICES = ("auto", "cpu", "cuda")
 def eval_command(
     train_path: Path = typer.Option(..., "--train", help="Training set: a labelled folder or an .h5 dgan cache."),
     test_path: Path = typer.Option(..., "--test", help="Real labelled test images (folder or cache)."),
-    head: str = typer.Option(..., "--head", help="Label kind: segmentation, keypoints or depth."),
+    head: str = typer.Option(..., "--head", help="Label kind: segmentation, keypoints, depth, or a plugin "
+                             "head that provides an evaluation (docs/plugins.md)."),
     net: str = typer.Option("unet", "--net", help="unet (small, for 64-128px), deeplabv3 (MobileNetV3) or "
                             "resnet18 (ResNet-18 + feature pyramid)."),
     encoder: Optional[Path] = typer.Option(None, "--encoder", help="ResNet-18 state dict the resnet18 network "
@@ -41,7 +42,7 @@ def eval_command(
     from dgan_plugins.evaluate.run import EvalOptions, evaluate
     from dgan_plugins.evaluate.train import TrainConfig
 
-    _choice("--head", head, HEADS)
+    _check_head(head)
     _choice("--net", net, NETWORKS)
     _choice("--pck-norm", pck_norm, ("image", "bbox"))
     _choice("--device", device, DEVICES)
@@ -51,6 +52,8 @@ def eval_command(
                      (sigma is None or sigma > 0, "--sigma must be positive")):
         if not ok:
             raise DganError(rule)
+    if augment and head not in HEADS:
+        raise DganError(f"--augment moves labels of {', '.join(HEADS)} only, not '{head}'")
     if encoder is not None:
         if net != "resnet18":
             raise DganError(f"--encoder needs --net resnet18, not {net}")
@@ -69,6 +72,18 @@ def eval_command(
     rows = [["training images", len(train_set)], ["test images", len(test_set)], *_rows(result["metrics"])]
     print_table(f"dgan eval: {head}, {net}, {steps} steps", ["metric", "value"], rows)
     write_json(json_path, result)
+
+
+def _check_head(head: str) -> None:
+    """A built-in kind, or a registered head with an `evaluation` (its task: channels, loss, metrics)."""
+    from dgan_cli.registry import default_registry
+
+    if head in HEADS:
+        return
+    evaluable = [s.name for s in default_registry().specs("head") if s.evaluation is not None]
+    if head not in evaluable:
+        raise DganError(f"unknown --head '{head}'; choose one of {', '.join([*HEADS, *evaluable])}",
+                        hint="a plugin head is evaluated when its HeadSpec gives `evaluation`")
 
 
 def _choice(option: str, value: str, allowed) -> None:

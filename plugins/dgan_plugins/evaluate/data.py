@@ -1,6 +1,6 @@
 """Load one label kind of a labelled folder or dgan cache into memory, and check two sets agree.
 
-Normalised targets (what tasks.py expects):
+Normalised targets (what tasks.py expects; a plugin head's labels are passed as stored):
 - segmentation int64 [N,H,W]; -1 = ignore (a cache's fill value); other ids must be in range.
 - keypoints float32 [N,K,3]; a keypoint with non-finite coordinates counts as invisible.
 - depth float32 [N,H,W]; NaN where there is no surface: non-finite values, values <= 0 and,
@@ -49,9 +49,19 @@ def check_compatible(train: LabelledSet, test: LabelledSet, kind: str) -> None:
 
 
 def _read_folder(path: Path, kind: str):
-    from dgan_cli.labelled_folder import read_folder
+    from dgan_cli.labelled_folder import KINDS, read_folder
 
     ids, images, labels, label_names = read_folder(path)
+    if kind not in KINDS:  # a plugin head reads its own files (what its `export` wrote)
+        from dgan_cli.registry import default_registry
+
+        spec = default_registry().get("head", kind)
+        if spec.read_folder_labels is None:
+            raise DganError(f"{path}: the '{kind}' head reads no labelled folders", hint="give an .h5 cache")
+        labels = np.asarray(spec.read_folder_labels(path, list(ids)))
+        if len(labels) != len(ids):
+            raise DganError(f"{path}: the '{kind}' head read {len(labels)} labels for {len(ids)} images")
+        return ids, images, labels, {}
     if kind not in labels:
         raise DganError(f"{path}: no '{kind}' labels (has: {', '.join(labels) or 'none'})")
     return ids, images, labels[kind], label_names[kind]
@@ -104,7 +114,7 @@ def _normalise(path: Path, kind: str, target: np.ndarray, names: dict) -> np.nda
                 empty |= depth >= float(names["far"])
         depth[empty] = np.nan
         return depth
-    raise DganError(f"dgan eval cannot score '{kind}' labels; choose segmentation, keypoints or depth")
+    return np.asarray(target)
 
 
 def _first_difference(train: list[str], test: list[str]) -> str:

@@ -33,6 +33,10 @@ class EvalOptions:
 
 
 def make_task(kind: str, train_set: LabelledSet, opts: EvalOptions):
+    if kind not in ("segmentation", "keypoints", "depth"):  # a plugin head's own task
+        from dgan_cli.registry import default_registry
+
+        return default_registry().get("head", kind).evaluation(train_set.target, train_set.names)
     if kind == "segmentation":
         return SegmentationTask(train_set.names)
     if kind == "keypoints":

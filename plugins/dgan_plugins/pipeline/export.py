@@ -1,8 +1,10 @@
 """Exports of a synthesized cache, kept samples only: a labelled folder and a compact HDF5.
 
 - folder: `dgan_cli.labelled_folder` (images/*.png, masks/*.png with a
-  palette, keypoints.json in COCO form, depth/*.npy + 16-bit PNG). Label
-  kinds that format does not know (third-party heads) stay in the HDF5 files.
+  palette, keypoints.json in COCO form, depth/*.npy + 16-bit PNG). A plugin
+  head writes its own kind's files there through `HeadSpec.export`, into the
+  same temporary folder (so they appear with the rest or not at all); a kind
+  whose head gives no `export` stays in the HDF5 files only.
 - hdf5: a dgan cache with the kept samples' images, latents, labels and
   scores and no features, written under a temporary name and then renamed.
 """
@@ -50,18 +52,26 @@ def folder_label_names(reader, kinds, indices) -> dict:
     return names
 
 
-def export_folder(reader, out: Path) -> dict:
+def export_folder(reader, out: Path, registry=None) -> dict:
     """Write the kept samples as a labelled folder at `out` (replaced if it exists)."""
     from dgan_cli.labelled_folder import KINDS, FolderWriter
+    from dgan_cli.registry import default_registry
 
+    registry = registry or default_registry()
     indices = kept_indices(reader)
     kinds = [k for k in reader.label_kinds if k in KINDS]
-    skipped = [k for k in reader.label_kinds if k not in KINDS]
+    exporters = {k: registry.get("head", k).export for k in reader.label_kinds
+                 if k not in KINDS and k in registry.names("head") and registry.get("head", k).export is not None}
+    skipped = [k for k in reader.label_kinds if k not in KINDS and k not in exporters]
     ids = reader.ids
     with FolderWriter(out, folder_label_names(reader, kinds, indices), overwrite=True) as writer:
         for chunk in _chunks(indices):
-            writer.add([ids[i] for i in chunk], reader.images(chunk), {k: reader.labels(k, chunk) for k in kinds})
-    return {"path": str(out), "samples": int(len(indices)), "kinds": kinds, "skipped_kinds": skipped}
+            chunk_ids = [ids[i] for i in chunk]
+            writer.add(chunk_ids, reader.images(chunk), {k: reader.labels(k, chunk) for k in kinds})
+            for kind, export in exporters.items():
+                export(writer.tmp, chunk_ids, reader.labels(kind, chunk), dict(reader.label_schema(kind).attrs))
+    return {"path": str(out), "samples": int(len(indices)), "kinds": kinds + list(exporters),
+            "skipped_kinds": skipped}
 
 
 def export_hdf5(reader, out: Path) -> dict:

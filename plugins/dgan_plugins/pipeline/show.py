@@ -7,8 +7,9 @@ over the image, keypoints as dots with the skeleton (names when panels are at
 least NAME_MIN_PX tall; hollow dots = labelled but not visible), depth as a
 colour map (near = yellow, far = dark blue; unlabelled = black; a far plane
 covering over a tenth of the image gets the far colour and the range is
-stretched over the rest). A sample
-lacking a kind the others have shows a grey panel there.
+stretched over the rest). A plugin head's kind is drawn by its `draw`, or
+by shape (show_panels.py). A sample lacking a kind the others have shows a
+grey panel there, and only then.
 
 Sheet size, with P panels of h x w pixels at scale s, C columns and R rows:
     width  = C * (P * w * s + (P - 1) * GAP) + (C + 1) * GAP
@@ -42,6 +43,7 @@ class Sample:
     labels: dict = field(default_factory=dict)
     real: Optional[np.ndarray] = None      # the real image an inverted sample reconstructs
     caption: str = ""
+    uncertainty: dict = field(default_factory=dict)  # kind -> the synth score `<kind>-uncertainty`
 
 
 @dataclass
@@ -88,11 +90,13 @@ def _from_cache(path: Path, n: int) -> Gallery:
         chosen = (sorted(labelled) + [i for i in range(reader.n) if i not in labelled])[:n]
         names = {k: _names_from_schema(reader.label_schema(k).attrs) for k in kinds}
         ids = reader.ids
+        scores = {k: reader.scores(f"{k}-uncertainty") for k in kinds if f"{k}-uncertainty" in reader.score_names}
         samples = []
         for i in chosen:
             labels = {k: reader.labels(k, [i])[0] for k in kinds if i in present[k]}
             real = reader.labels(REAL_KIND, [i])[0] if has_real else None
-            samples.append(Sample(ids[i], reader.images([i])[0], labels, real, caption=ids[i]))
+            samples.append(Sample(ids[i], reader.images([i])[0], labels, real, caption=ids[i],
+                                  uncertainty={k: float(v[i]) for k, v in scores.items()}))
     return Gallery(samples, names, kinds, has_real=has_real)
 
 
@@ -198,6 +202,9 @@ def draw_keypoints(panel, keypoints: np.ndarray, entry: dict, scale: int):
 def sample_panels(sample: Sample, gallery: Gallery, scale: int) -> list:
     from PIL import Image
 
+    from dgan_cli.registry import default_registry
+    from dgan_plugins.pipeline.show_panels import default_panel, plugin_panel
+
     h, w = sample.image.shape[:2]
     panels = []
     if gallery.has_real:
@@ -211,10 +218,13 @@ def sample_panels(sample: Sample, gallery: Gallery, scale: int) -> list:
             panels.append(scale_up(segmentation_panel(sample.image, label, entry), scale))
         elif kind == "keypoints":
             panels.append(draw_keypoints(Image.fromarray(scale_up(sample.image, scale)), label, entry, scale))
-        elif np.shape(label) == (h, w):  # depth, or any other per-pixel map of a third-party head
+        elif kind == "depth":
             panels.append(scale_up(depth_panel(label), scale))
+        elif kind in default_registry().names("head") and default_registry().get("head", kind).draw is not None:
+            spec = default_registry().get("head", kind)
+            panels.append(plugin_panel(spec, sample.image, label, entry, scale, sample.uncertainty.get(kind)))
         else:
-            panels.append(None)
+            panels.append(default_panel(kind, label, (h, w), scale))
     return [Image.new("RGB", (w * scale, h * scale), MISSING) if p is None
             else p if isinstance(p, Image.Image) else Image.fromarray(p) for p in panels]
 
