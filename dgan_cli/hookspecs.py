@@ -8,7 +8,7 @@ group; built-ins use the same group. Implement any subset:
 
     @hookimpl
     def dgan_heads():
-        return [HeadSpec(name="edges", summary="...", build=make_edges_head)]
+        return [HeadSpec(name="normals", summary="...", build=make_normals_head)]
 """
 import pluggy
 

@@ -44,6 +44,9 @@ def test_plugins_lists_third_party_head_command_and_broken_plugin(plugin_site, t
     assert (example["distribution"], example["version"]) == ("dgan-example", "0.4.0")
     assert {"kind": "head", "name": "edges", "version": "1"} in example["components"]
     assert {"kind": "command", "name": "edges", "version": "1"} in example["components"]
+    assert {"kind": "format", "name": "edge-png", "version": "1"} in example["components"]
+    builtin_formats = {c["name"] for c in plugins["builtin-manual"]["components"] if c["kind"] == "format"}
+    assert builtin_formats == {"labelme", "png-masks", "coco-keypoints", "depth"}
     broken = plugins["dgan-broken"]
     assert broken["status"].startswith("failed: ModuleNotFoundError")
     assert "dgan-broken" in proc.stdout and "failed" in proc.stdout
