@@ -136,6 +136,17 @@ def import_labels(cache, annotations: Sequence[Annotation], registry=None) -> di
     return plan
 
 
+def parse_format_options(items: Sequence[str]) -> dict[str, str]:
+    """`--format-option KEY=VALUE` values -> {key: value} (values stay text)."""
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise DganError(f"--format-option must be KEY=VALUE, got '{item}'")
+        options[key.strip()] = value
+    return options
+
+
 def read_annotations(fmt: str, request: ImportRequest, registry=None) -> list[Annotation]:
     """Run the registered format `fmt` on `request` (nothing is written)."""
     from dgan_cli.registry import default_registry

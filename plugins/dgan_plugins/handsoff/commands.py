@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -20,7 +20,13 @@ def invert_command(
     cache: Path = typer.Option(..., "--cache", help="HDF5 cache to write (resumed if unfinished)."),
     labels: Optional[str] = typer.Option(None, "--labels", help="Label kinds to carry, e.g. segmentation,depth "
                                                                 "(default: every kind in the folder)."),
-    fmt: str = typer.Option("folder", "--format", help="Input format: folder (a dgan labelled folder)."),
+    fmt: str = typer.Option("folder", "--format", help="Input: folder (a dgan labelled folder), or a registered "
+                            "annotation format (`dgan plugins`) reading the labels of DIR/images/<id>.png."),
+    annotations: Optional[Path] = typer.Option(None, "--annotations", help="--format NAME: the annotation folder "
+                                               "or file (default: IMAGES)."),
+    label_names: Optional[Path] = typer.Option(None, "--label-names", help="--format NAME: labels.json with "
+                                               "class / keypoint names, if the format needs one."),
+    format_options: List[str] = typer.Option([], "--format-option", help="--format NAME: KEY=VALUE (repeatable)."),
     encoder: Optional[Path] = typer.Option(None, "--encoder", help="Encoder from `dgan encoder train` "
                                                                    "(default: start at w_avg)."),
     encoder_iterations: Optional[int] = typer.Option(None, "--encoder-iterations",
@@ -44,14 +50,17 @@ def invert_command(
     from dgan_plugins.handsoff.inverted_cache import SCORES, quality_summary
     from dgan_plugins.handsoff.source import HandsOffSource
 
-    if fmt != "folder":
-        raise DganError(f"--format must be 'folder' (a dgan labelled folder), got '{fmt}'")
+    from dgan_cli.annotations import parse_format_options
+
+    if fmt == "folder" and (annotations or label_names or format_options):
+        raise DganError("--annotations, --label-names and --format-option go with --format NAME, not folder")
     started = time.perf_counter()
     source = HandsOffSource(loss=loss_kind, steps=steps, lr=lr, rampup=rampup, rampdown=rampdown,
                             perceptual_weight=perceptual_weight, pixel_weight=pixel_weight,
                             latent_weight=latent_weight, space=space, resize=resize, encoder=encoder,
                             encoder_iterations=encoder_iterations, batch=batch, device=device)
-    job = source.write(backbone, images, cache, layers=layers, kinds=labels)
+    job = source.write(backbone, images, cache, layers=layers, kinds=labels, fmt=fmt, annotations=annotations,
+                       label_names=label_names, format_options=parse_format_options(format_options))
     rows, means = quality_summary(cache)
     worst = sorted(rows, key=lambda r: -1 if r["psnr"] is None else r["psnr"])[:WORST_SHOWN]
     print_table(f"dgan invert: {len(rows)} images -> {cache}", ["image", "LPIPS", "PSNR dB", "MS-SSIM"],

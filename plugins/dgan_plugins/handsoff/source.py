@@ -37,10 +37,13 @@ class HandsOffSource:
         self.encoder = None if encoder is None else Path(encoder)
         self.encoder_iterations = encoder_iterations
 
-    def write(self, backbone, folder, cache, layers: str | None = None, kinds: str | None = None) -> dict:
+    def write(self, backbone, folder, cache, layers: str | None = None, kinds: str | None = None,
+              fmt: str = "folder", annotations=None, label_names=None, format_options=None) -> dict:
         """Invert `folder` into `cache` (resuming an unfinished one); returns the job's provenance.
 
-        `backbone` is a loaded backbone or a checkpoint path / registered name.
+        `backbone` is a loaded backbone or a checkpoint path / registered name. `fmt`
+        "folder" reads a dgan labelled folder; any other name is a registered
+        annotation format reading `annotations` (format_set.py).
         """
         from dgan_cli import load_backbone
         from dgan_plugins.handsoff.encoder import load_encoder
@@ -53,7 +56,13 @@ class HandsOffSource:
         device = open_device(self.device)
         model = load_backbone(backbone, device=device) if isinstance(backbone, (str, Path)) else backbone
         chosen = pick_layers(model, layers)
-        real = read_real_set(folder, model.resolution, self.resize, kinds)
+        if fmt == "folder":
+            real = read_real_set(folder, model.resolution, self.resize, kinds)
+        else:
+            from dgan_plugins.handsoff.format_set import read_format_set
+
+            real = read_format_set(folder, fmt, model.resolution, self.resize, kinds, annotations, label_names,
+                                   format_options)
         encoder, w_avg, iterations = None, None, 0
         if self.encoder is not None:
             encoder, data = load_encoder(self.encoder, model.identity(), device=device)

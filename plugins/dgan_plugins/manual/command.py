@@ -34,12 +34,13 @@ def annotate_import_command(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
 ) -> None:
     """Import annotations of sampled images as labels in their cache (re-import replaces them)."""
+    from dgan_cli.annotations import parse_format_options
     from dgan_cli.console import print_table, write_json
     from dgan_plugins.manual.importer import ManualSource, import_annotations, summarise
 
     if fmt == FORMAT:
         return release_command(directory, cache, backbone, labels, experiment, latents, avg_latent, min_psnr, json_path)
-    options = _key_values(format_options)
+    options = parse_format_options(format_options)
     for key, value in (("unlabelled", unlabelled), ("extra_shapes", extra_shapes)):
         if value is not None:
             options[key] = value
@@ -56,14 +57,3 @@ def annotate_import_command(
     print_table(f"Imported {fmt} annotations into {cache}", ["labels", "", "count"], rows)
     write_json(json_path, {"cache": str(cache), "format": fmt, "annotations": str(directory), "imported": summary})
 
-
-def _key_values(items: list[str]) -> dict[str, str]:
-    from dgan_cli.errors import DganError
-
-    options = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise DganError(f"--format-option must be KEY=VALUE, got '{item}'")
-        options[key.strip()] = value
-    return options
