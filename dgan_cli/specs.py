@@ -113,15 +113,17 @@ class DistillerSpec:
 class DataSourceSpec:
     """Training images for `dgan backbone train --data NAME` (a name instead of a folder).
 
-    `open(resolution)` returns a dataset of uint8 [3, R, R] images (`len`, indexing).
-    `render_latents(latents, resolution)`, if given, renders images of given
-    latent vectors, which `--objective paired` needs.
+    `open(resolution, count)` returns a dataset: `len()`, `resolution`,
+    `describe()` (one line) and `batch(indices)` -> uint8 [B, R, R, 3].
+    `resolution` and `count` (`--resolution`, `--toy-images`) may be None for the
+    source's defaults. A dataset that can render the image of a latent vector
+    also has `latent_dim` and `render_latents(latents)` -> uint8 [B, R, R, 3],
+    which `--objective paired` needs.
     """
 
     name: str
     summary: str
     open: Callable[..., Any]
-    render_latents: Callable[..., Any] | None = None
     version: str = "1"
     kind: str = field(default="data_source", init=False)
 

@@ -192,3 +192,38 @@ def test_config_defaults_heuristics_and_resume_rules(tmp_path):
         resumed_config(recorded, {"toy_images": 50})
     with pytest.raises(DganError, match="--batch must be at least 1"):
         new_config({"data": "toy", "batch": 0}, resolution=64, data_images=10)
+
+
+def test_folder_takes_top_level_photos_or_a_labelled_folders_images(tmp_path):
+    for i in range(2):
+        _write_png(tmp_path / f"{i}.png", (8, 8), value=10)
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(np.zeros((4, 4), np.uint8), mode="L").save(tmp_path / "masks" / "0.png")
+    assert len(FolderImages(tmp_path)) == 2  # subfolders (masks/, depth/) are not searched
+
+    labelled = tmp_path / "labelled"
+    (labelled / "images").mkdir(parents=True)
+    (labelled / "labels.json").write_text("{}")
+    for i in range(3):
+        _write_png(labelled / "images" / f"{i}.png", (8, 8))
+    (labelled / "depth").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint16)).save(labelled / "depth" / "0.png")
+    source = FolderImages(labelled)
+    assert len(source) == 3 and source.describe() == f"3 images in {labelled}"
+
+    nested = tmp_path / "nested"
+    (nested / "photos").mkdir(parents=True)
+    _write_png(nested / "photos" / "a.png", (8, 8))
+    with pytest.raises(DganError, match="no PNG/JPG images") as caught:
+        FolderImages(nested)
+    assert "photos" in caught.value.hint
+
+
+def test_folder_refuses_masks_and_depth_maps_in_one_line(tmp_path):
+    _write_png(tmp_path / "a.png", (8, 8))
+    Image.fromarray(np.zeros((8, 8), np.uint16)).save(tmp_path / "b.png")
+    with pytest.raises(DganError, match=r"b.png: a 16-bit image \(mode I;16\), not a photo"):
+        FolderImages(tmp_path)
+    Image.fromarray(np.zeros((8, 8), np.uint8), mode="L").convert("P").save(tmp_path / "b.png")
+    with pytest.raises(DganError, match=r"b.png: a palette image \(mode P\), not a photo"):
+        FolderImages(tmp_path)

@@ -206,10 +206,28 @@ def test_cli_trains_and_rejects_bad_input_with_one_line(run_cli, tmp_path, image
 
 
 def test_toy_training_images_avoid_the_labelled_splits():
-    from dgan_plugins.stylegan2.train.data import ToyImages
+    from dgan_plugins.toy import ToyImages
     from dgan_plugins.toy.dataset import GAN_SEED_START, split_seeds
     from dgan_plugins.toy.render import render_batch
 
     pool = ToyImages(3, 16)
     np.testing.assert_array_equal(pool.batch([2]), render_batch([GAN_SEED_START + 2], 16)["images"])
     assert all(max(split_seeds(name)) < GAN_SEED_START for name in ("train16", "test", "full"))
+
+
+def test_data_sources_are_registered_components(monkeypatch):
+    """`--data NAME` opens a registered data source; the trainer never imports the toy plugin itself."""
+    from pathlib import Path
+
+    from dgan_cli import registry as registry_module
+    from dgan_cli.specs import DataSourceSpec
+    from dgan_plugins.stylegan2.train import run
+
+    reg = registry_module.default_registry()
+    assert "toy" in reg.names("data_source")
+    opened = []
+    spec = DataSourceSpec(name="stripes", summary="s",
+                          open=lambda resolution, count: opened.append((resolution, count)) or "dataset")
+    monkeypatch.setitem(reg._components["data_source"], "stripes", registry_module.Component(spec, "test"))
+    assert run._open_source("stripes", 8, None) == "dataset" and opened == [(8, None)]
+    assert "dgan_plugins.toy" not in Path(run.__file__).read_text()

@@ -13,7 +13,8 @@ import typer
 
 def train_command(
     out: Path = typer.Option(..., "--out", help="Run folder: checkpoints, samples, metrics.jsonl, generator.pt."),
-    data: Optional[str] = typer.Option(None, help="Folder of same-size square PNG/JPG images, or 'toy'."),
+    data: Optional[str] = typer.Option(None, help="Folder of same-size square PNG/JPG photos (its own files, or a "
+                                       "labelled folder's images/), or a registered data source ('toy')."),
     resolution: Optional[int] = typer.Option(None, help="Image size (default: the images' size; 64 for toy)."),
     toy_images: Optional[int] = typer.Option(None, help="Toy data set size: seeds 0..N-1 (default 20000)."),
     steps: Optional[int] = typer.Option(None, help="Total training steps; raise it to extend a run (default 10000)."),

@@ -35,7 +35,6 @@ DEFAULTS: dict[str, Any] = {
     "style_mixing": 0.9,
     "augment": "color,translation,cutout",
     "seed": 0,
-    "toy_images": 20000,
     "snapshot_every": 500,
     "log_every": 10,
     "keep_checkpoints": 5,
@@ -47,7 +46,6 @@ DEFAULTS: dict[str, Any] = {
 # image of z (pixel + edge L1; a source that renders from latents, e.g. toy).
 # paired+gan: both, the reconstruction weighted by recon_weight.
 OBJECTIVES = ("gan", "paired", "paired+gan")
-TOY_RESOLUTION = 64
 
 # Fields that do not change what is computed, so a resume may set them anew.
 # `objective` and `recon_weight` may change too: a run regresses first, then adds the game.
@@ -57,7 +55,7 @@ RESUME_MAY_CHANGE = ("steps", "device", "snapshot_every", "log_every", "keep_che
 
 @dataclass(frozen=True)
 class TrainConfig:
-    data: str  # absolute folder path, or "toy"
+    data: str  # absolute folder path, or a registered data source's name ("toy")
     resolution: int
     data_images: int  # images in the folder (or the toy seed pool) when the run started
     steps: int
@@ -102,8 +100,12 @@ def _field_names() -> list[str]:
 
 
 def data_key(data: str) -> str:
-    """How --data is recorded: 'toy', or the folder's absolute path."""
-    return "toy" if data == "toy" else str(Path(data).expanduser().resolve())
+    """How --data is recorded: a registered data source's name ('toy'), or the folder's absolute path."""
+    from dgan_cli.registry import default_registry
+
+    if data in default_registry().names("data_source"):
+        return data
+    return str(Path(data).expanduser().resolve())
 
 
 def policy_key(augment: str) -> str:

@@ -1,6 +1,6 @@
-"""Training images: a folder of same-size PNG/JPG files, or the toy renderer.
+"""Training images: a folder of same-size PNG/JPG files, or a registered data source (`toy`).
 
-Both sources are indexed 0..len-1 and hand out uint8 NHWC batches. Which
+Every source is indexed 0..len-1 and hands out uint8 NHWC batches. Which
 indices a step uses depends only on (seed, step): the images are shuffled
 once per epoch with a permutation seeded by (seed, epoch), so a resumed run
 sees exactly the images the uninterrupted run would have seen.
@@ -15,13 +15,20 @@ import numpy as np
 from dgan_cli.errors import DganError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+# PIL modes of label images: masks are palette or 1-bit, depth maps 16/32-bit integer or float.
+NOT_PHOTOS = {"P": "palette", "PA": "palette", "1": "1-bit", "I;16": "16-bit", "I;16B": "16-bit",
+              "I;16L": "16-bit", "I": "32-bit integer", "F": "float"}
 
 
 class FolderImages:
-    """Every image under `root` (recursive), decoded to RGB and held in memory.
+    """The photos of `root`, decoded to RGB and held in memory.
 
-    The whole folder is checked up front, so a bad file fails the command
-    before any training time is spent, with the file named in the message.
+    Which files: a dgan labelled folder (labels.json and images/) gives its
+    images/ only; any other folder gives its own PNG/JPG files, and subfolders
+    are not searched (masks, depth maps and other labels often live there).
+    Palette, 16-bit and float images are refused: they are masks or depth
+    maps, not photos. The whole folder is checked up front, so a bad file fails
+    the command before any training time is spent, with the file named.
     """
 
     def __init__(self, root: str | Path, progress=None):
@@ -30,13 +37,21 @@ class FolderImages:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DganError(f"image folder not found: {self.root}")
-        files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        folder = self.root / "images" if (self.root / "labels.json").is_file() else self.root
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) \
+            if folder.is_dir() else []
         if not files:
-            raise DganError(f"no PNG/JPG images in {self.root}")
+            nested = next((p for p in sorted(self.root.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES), None)
+            raise DganError(f"no PNG/JPG images in {folder}",
+                            hint=f"subfolders are not searched; found {nested.parent}" if nested else None)
         arrays, first_size = [], None
         for path in files:
             try:
                 with Image.open(path) as image:
+                    if image.mode in NOT_PHOTOS:
+                        raise DganError(f"{path}: a {NOT_PHOTOS[image.mode]} image (mode {image.mode}), not a photo",
+                                        hint="masks and depth maps do not belong in --data; convert real "
+                                             "photos to RGB")
                     array = np.asarray(image.convert("RGB"))
             # PIL reports damaged files as OSError, SyntaxError or ValueError depending on the format.
             except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
@@ -72,54 +87,6 @@ class FolderImages:
         return self.images[np.asarray(indices)]
 
 
-class ToyImages:
-    """The procedural toy world: index i is the image the renderer draws for seed
-    GAN_SEED_START + i, a range disjoint from the labelled train/test splits.
-
-    Rendered images are kept (when the pool fits in CACHE_BYTES) since every
-    epoch revisits them and rendering costs about 10 ms per 64px image.
-    """
-
-    CACHE_BYTES = 1 << 30
-
-    def __init__(self, count: int, resolution: int):
-        if count < 1:
-            raise DganError(f"--toy-images must be at least 1, got {count}")
-        from dgan_plugins.toy.dataset import GAN_SEED_START
-        from dgan_plugins.toy.render import LATENT_DIM, render_batch, render_latents
-
-        self._render = lambda idx, res: render_batch([GAN_SEED_START + int(i) for i in idx], res)
-        self._render_latents = render_latents
-        self.latent_dim = LATENT_DIM
-        self.first_seed = GAN_SEED_START
-        self.count = count
-        self.resolution = resolution
-        self._cache = None
-        if count * resolution * resolution * 3 <= self.CACHE_BYTES:
-            self._cache = np.zeros((count, resolution, resolution, 3), dtype=np.uint8)
-            self._cached = np.zeros(count, dtype=bool)
-
-    def __len__(self) -> int:
-        return self.count
-
-    def describe(self) -> str:
-        return f"toy renderer, seeds {self.first_seed}..{self.first_seed + self.count - 1} at {self.resolution}px"
-
-    def render_latents(self, latents: np.ndarray) -> np.ndarray:
-        """uint8 NHWC images the world draws at these latents (the paired objective's targets)."""
-        return self._render_latents(latents, self.resolution)["images"]
-
-    def batch(self, indices: Sequence[int]) -> np.ndarray:
-        indices = np.asarray(indices)
-        if self._cache is None:
-            return self._render(indices, self.resolution)["images"]
-        missing = np.unique(indices[~self._cached[indices]])
-        if len(missing):
-            self._cache[missing] = self._render(missing, self.resolution)["images"]
-            self._cached[missing] = True
-        return self._cache[indices]
-
-
 class EpochSampler:
     """Maps a step to the dataset indices of its batch (shuffled epochs, no state)."""
 
@@ -147,3 +114,12 @@ def to_float_images(batch: np.ndarray, device) -> "torch.Tensor":
 
     images = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
     return images.permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1
+
+
+def __getattr__(name: str):
+    # bench/train.py imports ToyImages from here; it now lives with the toy plugin, imported only on use.
+    if name == "ToyImages":
+        from dgan_plugins.toy import ToyImages
+
+        return ToyImages
+    raise AttributeError(name)

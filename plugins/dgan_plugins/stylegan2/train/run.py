@@ -17,9 +17,9 @@ import torch
 from dgan_cli.console import progress
 from dgan_cli.errors import DganError
 from dgan_plugins.stylegan2.train import checkpoint as ckpt
-from dgan_plugins.stylegan2.train.config import (DEFAULTS, RESUME_MAY_CHANGE, TOY_RESOLUTION, TrainConfig,
-                                                 new_config, read_config, resumed_config, write_config)
-from dgan_plugins.stylegan2.train.data import EpochSampler, FolderImages, ToyImages, to_float_images
+from dgan_plugins.stylegan2.train.config import (RESUME_MAY_CHANGE, TrainConfig, new_config, read_config,
+                                                 resumed_config, write_config)
+from dgan_plugins.stylegan2.train.data import EpochSampler, FolderImages, to_float_images
 from dgan_plugins.stylegan2.train.samples import grid_latents, render_grid, save_grid
 from dgan_plugins.stylegan2.train.trainer import Trainer
 
@@ -135,10 +135,13 @@ def _snapshot(run: ckpt.RunFolder, config: TrainConfig, trainer: Trainer, grid_z
     save_grid(render_grid(trainer.G_ema, grid_z, config.batch), run.sample(step), GRID_COLUMNS)
 
 
-def _open_source(data: str, resolution: int | None, toy_images: int | None):
-    if data == "toy":
-        count = toy_images if toy_images is not None else DEFAULTS["toy_images"]
-        return ToyImages(count, resolution or TOY_RESOLUTION)
+def _open_source(data: str, resolution: int | None, count: int | None):
+    """A registered data source by name (`toy`), else an image folder."""
+    from dgan_cli.registry import default_registry
+
+    registry = default_registry()
+    if data in registry.names("data_source"):
+        return registry.get("data_source", data).open(resolution=resolution, count=count)
     with progress("Reading images") as bar:
         source = FolderImages(data, progress=bar.advance)
     if resolution is not None and resolution != source.resolution:
