@@ -48,7 +48,7 @@ def build_app(registry: Registry) -> typer.Typer:
 
     groups = {name: typer.Typer(no_args_is_help=True, help=text) for name, text in CORE_GROUPS.items()}
     plugins_cmd.register(app, registry)
-    run_cmd.register(app, registry)
+    run_cmd.register(app, lambda args: main(args, registry=registry))
     backbone_cmd.register(groups["backbone"], registry)
     cache_cmd.register(groups["cache"])
 
@@ -70,6 +70,18 @@ def build_app(registry: Registry) -> typer.Typer:
     for name, group in groups.items():
         app.add_typer(group, name=name)
     return app
+
+
+def command_tree(registry: Registry):
+    """The whole CLI as a click command: what `dgan_cli.recipe.plan` checks recipe stages against."""
+    return typer.main.get_command(build_app(registry))
+
+
+def run_recipe(recipe, registry: Registry, **options) -> dict:
+    """`dgan_cli.recipe.run_recipe` with this CLI's commands (the API a plugin such as `demo` uses)."""
+    from dgan_cli import recipe as recipes
+
+    return recipes.run_recipe(recipe, command_tree(registry), lambda args: main(args, registry=registry), **options)
 
 
 class _Interrupts:

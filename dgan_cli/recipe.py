@@ -41,15 +41,14 @@ import string
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
-import typer
 from typer._click import exceptions as click_exc
 from typer._click.core import Context
 from typer.core import TyperGroup as Group
 
 from dgan_cli.console import err_console, write_json
 from dgan_cli.errors import DganError
-from dgan_cli.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -243,17 +242,17 @@ class Step:
         return self.marker.exists() and json.loads(self.marker.read_text()).get("args") == self.args
 
 
-def plan(recipe: Recipe, registry: Registry, only: list[str] = ()) -> list[Step]:
-    """Every step in run order, each command checked (names, options, values) before anything runs."""
-    from dgan_cli.cli import build_app
+def plan(recipe: Recipe, root: Group, only: list[str] = ()) -> list[Step]:
+    """Every step in run order, each command checked (names, options, values) before anything runs.
 
+    `root` is the whole CLI as a click command (`dgan_cli.cli.command_tree(registry)`).
+    """
     names = [s.name for s in recipe.stages]
     for name in only:
         if name not in names:
             close = difflib.get_close_matches(name, names, n=1)
             raise DganError(f"{recipe.path}: no stage '{name}'",
                             hint=f"did you mean '{close[0]}'?" if close else f"stages: {', '.join(names)}")
-    root = typer.main.get_command(build_app(registry))
     first = recipe.entries(whole=True)[0]
     steps = []
     for entry in recipe.entries():
@@ -269,16 +268,16 @@ def plan(recipe: Recipe, registry: Registry, only: list[str] = ()) -> list[Step]
     return steps
 
 
-def run_recipe(recipe: Recipe, registry: Registry, *, only: list[str] = (), force: bool = False,
-               dry_run: bool = False) -> dict:
+def run_recipe(recipe: Recipe, root: Group, invoke: Callable[[list[str]], int], *, only: list[str] = (),
+               force: bool = False, dry_run: bool = False) -> dict:
     """Run every step (or, with dry_run, only say what would run); returns the plan and the results.
 
+    `invoke(args)` runs one dgan command and returns its exit code (`dgan_cli.cli.main`);
+    it and `root` are passed in so that this module never imports the CLI that imports it.
     Results come from the `results` files that exist, aggregated per stage and
     matrix group (see Recipe.group).
     """
-    from dgan_cli.cli import main
-
-    steps = plan(recipe, registry, only)
+    steps = plan(recipe, root, only)
     done: set[tuple[str, ...]] = set()
     status = []
     for step in steps:
@@ -291,7 +290,7 @@ def run_recipe(recipe: Recipe, registry: Registry, *, only: list[str] = (), forc
             state = "to run"
         else:
             err_console.print(f"[bold]{out}: {name}[/bold]  dgan {' '.join(step.args)}")
-            code = main(step.args, registry=registry)
+            code = invoke(step.args)
             if code != 0:
                 raise DganError(f"stage '{name}' failed (exit {code}) in {out}",
                                 hint="fix it and run the recipe again; finished stages are kept")

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import typer
 
 from dgan_cli.console import out_console, print_table, write_json
 from dgan_cli.errors import DganError
 from dgan_cli.recipe import load_recipe, parse_settings, run_recipe
-from dgan_cli.registry import Registry
 
 
-def register(app: typer.Typer, registry: Registry) -> None:
+def register(app: typer.Typer, invoke: Callable[[list[str]], int]) -> None:
+    """Add `run` and `results` to the root `app`; `invoke(args)` runs one dgan command (cli.main)."""
     @app.command("run")
     def run(
         recipe: Path = typer.Argument(..., help="A recipe TOML file (see recipes/)."),
@@ -26,7 +26,8 @@ def register(app: typer.Typer, registry: Registry) -> None:
     ) -> None:
         """Run a recipe's stages in order; re-running skips stages already done."""
         loaded = load_recipe(recipe).with_settings(parse_settings(list(settings or [])))
-        summary = run_recipe(loaded, registry, only=list(only or []), force=force, dry_run=dry_run)
+        summary = run_recipe(loaded, typer.main.get_command(app), invoke, only=list(only or []), force=force,
+                             dry_run=dry_run)
         if dry_run:
             print_table(f"{summary['recipe']}: plan ({summary['entries']} entries)",
                         ["out", "stage", "state", "command"],

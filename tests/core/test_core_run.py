@@ -286,3 +286,27 @@ def test_results_merge_one_recipe_run_per_head(run_cli, tmp_path):
     assert merged["rows"] == one["rows"] and merged["cells"] == one["cells"] and len(merged["rows"]) == 6
     result = run_cli("results", *per_head, whole[1], *args)
     assert result.code == 2 and "base/few: group {'head': 'depth'} is in more than one summary" in result.err
+
+
+def test_no_import_cycle_among_cli_run_command_and_recipe():
+    """cli imports run_cmd, run_cmd imports recipe; neither imports back, even inside a function."""
+    import ast
+
+    import dgan_cli
+
+    root = Path(dgan_cli.__file__).parent
+
+    def imported(relative: str) -> set[str]:
+        tree = ast.parse((root / relative).read_text())
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+        return names
+
+    assert "dgan_cli.commands.run_cmd" in imported("cli.py")
+    assert "dgan_cli.recipe" in imported("commands/run_cmd.py")
+    assert not imported("commands/run_cmd.py") & {"dgan_cli.cli"}
+    assert not imported("recipe.py") & {"dgan_cli.cli", "dgan_cli.commands.run_cmd", "dgan_cli.commands"}

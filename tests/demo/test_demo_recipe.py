@@ -5,6 +5,7 @@ from pathlib import Path
 import h5py
 import pytest
 
+from dgan_cli.cli import command_tree
 from dgan_cli.recipe import load_recipe, plan
 from dgan_cli.registry import discover
 from dgan_plugins.demo import RECIPE, demo_rows, shipped_annotations
@@ -19,7 +20,7 @@ TINY = {"test_images": "4", "invert_steps": "1", "members": "1", "pixels": "256"
 @pytest.mark.parametrize("path", [RECIPE, *TOY_RECIPES], ids=lambda p: p.name)
 def test_every_stage_of_every_entry_parses_as_its_command(path):
     recipe = load_recipe(path)
-    steps = plan(recipe, discover())  # raises on an unknown command, option or value
+    steps = plan(recipe, command_tree(discover()))  # raises on an unknown command, option or value
     assert len(steps) == len(recipe.entries()) * len(recipe.stages)
     assert all("{" not in arg for step in steps for arg in step.args)
 

@@ -40,7 +40,8 @@ def demo_command(
 
     from dgan_cli.console import out_console, print_table, write_json
     from dgan_cli.errors import DganError
-    from dgan_cli.recipe import load_recipe, parse_settings, run_recipe
+    from dgan_cli.cli import run_recipe
+    from dgan_cli.recipe import load_recipe, parse_settings
     from dgan_cli.registry import default_registry
 
     annotations = annotations or shipped_annotations()
