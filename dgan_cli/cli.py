@@ -85,14 +85,26 @@ def run_recipe(recipe, registry: Registry, **options) -> dict:
 
 
 class _Interrupts:
-    """Ctrl-C, seen by dgan itself: typer turns a KeyboardInterrupt into a silent exit 130."""
+    """Ctrl-C, seen by dgan itself: typer turns a KeyboardInterrupt into a silent exit 130.
+
+    A signal handler can run where Python cannot raise (a weakref callback, a __del__ during garbage
+    collection): there the KeyboardInterrupt would be printed as "Exception ignored" and lost.
+    `unraisable` keeps it off stderr and raises it again a millisecond later, by SIGALRM.
+    """
 
     def __init__(self):
         self.seen = False
+        self.hook = sys.unraisablehook
 
     def __call__(self, signum, frame) -> None:
         self.seen = True
         raise KeyboardInterrupt
+
+    def unraisable(self, report) -> None:
+        if self.seen and issubclass(report.exc_type, KeyboardInterrupt):
+            signal.setitimer(signal.ITIMER_REAL, 0.001)
+        else:
+            self.hook(report)
 
 
 def main(argv: Optional[Sequence[str]] = None, registry: Registry | None = None) -> int:
@@ -105,17 +117,22 @@ def main(argv: Optional[Sequence[str]] = None, registry: Registry | None = None)
     except KeyboardInterrupt:  # a second Ctrl-C while the first was being reported
         code = 130
     finally:
-        _handle_sigint(previous)
+        if previous is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGALRM, previous[1])
+            sys.unraisablehook = interrupts.hook
     return code
 
 
-def _handle_sigint(handler):
-    """Install `handler` for SIGINT and return the one before; None where there is nothing to do:
-    off the main thread, or where SIGINT is ignored (jobs a non-interactive shell starts in the background)."""
-    if (handler is None or threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+def _handle_sigint(interrupts: _Interrupts):
+    """Install `interrupts` for SIGINT (and its SIGALRM retry) and return the handlers before; None where
+    there is nothing to do: off the main thread, or where SIGINT is ignored (jobs a non-interactive shell
+    starts in the background)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         return None
-    return signal.signal(signal.SIGINT, handler)
+    sys.unraisablehook = interrupts.unraisable
+    return signal.signal(signal.SIGINT, interrupts), signal.signal(signal.SIGALRM, interrupts)
 
 
 def _run(args: list[str], registry: Registry | None, interrupts: _Interrupts) -> int:

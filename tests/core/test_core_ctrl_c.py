@@ -16,7 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dgan_cli import hookimpl
 from dgan_cli.cache import CacheReader, CacheSpec, CacheWriter
+from dgan_cli.registry import Registry
+from dgan_cli.specs import CommandSpec
 
 INTERRUPTED = "Interrupted; work written so far is kept (run the same command again to resume)."
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -71,6 +74,39 @@ def interrupt(proc: subprocess.Popen) -> None:
 def one_line(result: subprocess.CompletedProcess) -> str:
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     return result.stderr
+
+
+class _Trap:
+    """Ctrl-C arriving inside a __del__, where Python cannot raise: it must not be printed and lost."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(10))  # the handler runs here
+
+
+def test_ctrl_c_landing_where_python_cannot_raise_still_stops_the_command(run_cli):
+    steps = []
+
+    def work() -> None:
+        _Trap()
+        for _ in range(300):
+            time.sleep(0.01)
+            steps.append(1)
+
+    class Plugin:
+        @hookimpl
+        def dgan_commands(self):
+            return [CommandSpec(name="work", app=work)]
+
+    registry = Registry()
+    registry.register(Plugin(), "test-plugin")
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)  # background shells ignore SIGINT
+    try:
+        result = run_cli("work", registry=registry)
+    finally:
+        signal.signal(signal.SIGINT, outer)
+    assert result.code == 130 and result.err.strip() == INTERRUPTED, result.err
+    assert len(steps) < 10  # stopped at once, not after the work was done
 
 
 def test_ctrl_c_during_toy_render_leaves_a_resumable_cache(tmp_path):
