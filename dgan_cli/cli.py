@@ -145,6 +145,8 @@ def _run(args: list[str], registry: Registry | None, interrupts: _Interrupts) ->
     except DganError as exc:
         if debug:
             traceback.print_exc()
+        if interrupts.seen:  # what the Ctrl-C broke, as below
+            return _interrupted()
         _error(exc.one_line())
         return exc.exit_code
     except click_exc.ClickException as exc:
@@ -161,6 +163,14 @@ def _run(args: list[str], registry: Registry | None, interrupts: _Interrupts) ->
         _error(f"unexpected end of a file ({exc.__cause__ or 'EOFError'})")
         return 1
     except KeyboardInterrupt:
+        return _interrupted()
+    except Exception:
+        # A Ctrl-C inside a callback from C code (h5py's type converters and file driver) comes
+        # out as that library's own error.
+        if not interrupts.seen:
+            raise
+        if debug:
+            traceback.print_exc()
         return _interrupted()
     return _interrupted() if interrupts.seen else code
 

@@ -84,6 +84,22 @@ class _Trap:
         sum(range(10))  # the handler runs here
 
 
+def run_command(run_cli, work):
+    """`dgan work` in this process, with SIGINT's usual handler (background shells ignore it)."""
+    class Plugin:
+        @hookimpl
+        def dgan_commands(self):
+            return [CommandSpec(name="work", app=work)]
+
+    registry = Registry()
+    registry.register(Plugin(), "test-plugin")
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return run_cli("work", registry=registry)
+    finally:
+        signal.signal(signal.SIGINT, outer)
+
+
 def test_ctrl_c_landing_where_python_cannot_raise_still_stops_the_command(run_cli):
     steps = []
 
@@ -93,20 +109,21 @@ def test_ctrl_c_landing_where_python_cannot_raise_still_stops_the_command(run_cl
             time.sleep(0.01)
             steps.append(1)
 
-    class Plugin:
-        @hookimpl
-        def dgan_commands(self):
-            return [CommandSpec(name="work", app=work)]
-
-    registry = Registry()
-    registry.register(Plugin(), "test-plugin")
-    outer = signal.signal(signal.SIGINT, signal.default_int_handler)  # background shells ignore SIGINT
-    try:
-        result = run_cli("work", registry=registry)
-    finally:
-        signal.signal(signal.SIGINT, outer)
+    result = run_command(run_cli, work)
     assert result.code == 130 and result.err.strip() == INTERRUPTED, result.err
     assert len(steps) < 10  # stopped at once, not after the work was done
+
+
+def test_ctrl_c_that_a_library_turns_into_its_own_error_is_still_one_line(run_cli):
+    def work() -> None:  # as h5py does when Ctrl-C lands in one of its callbacks from C
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            sum(range(10))
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Can't read data (conversion failed)") from exc
+
+    result = run_command(run_cli, work)
+    assert result.code == 130 and result.err.strip() == INTERRUPTED, result.err
 
 
 def test_ctrl_c_during_toy_render_leaves_a_resumable_cache(tmp_path):
