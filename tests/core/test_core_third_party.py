@@ -170,6 +170,8 @@ def test_new_label_type_goes_through_every_command(plugin_site, tmp_path):
     assert json.loads((tmp_path / "show.json").read_text())["panels"] == ["image", "edges"]
     pixels = np.asarray(Image.open(sheet).convert("RGB")).reshape(-1, 3)
     assert ((pixels == (255, 0, 0)).all(1)).sum() > 100  # the head's own drawing: red edges
+    ok("show", synth / "folder", "--out", tmp_path / "folder.png", "--json", tmp_path / "show2.json")
+    assert json.loads((tmp_path / "show2.json").read_text())["panels"] == ["image", "edges"]  # read back
 
     test_set = tmp_path / "test"
     ids = [p.stem for p in sorted(samples.glob("*.png"))]

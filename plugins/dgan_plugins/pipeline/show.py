@@ -104,6 +104,7 @@ def _from_folder(path: Path, n: int) -> Gallery:
     from dgan_cli.labelled_folder import read_folder
 
     ids, images, labels, label_names = read_folder(path)
+    labels.update(_plugin_folder_labels(path, ids[:n]))
     kinds = _ordered([k for k in labels if k != "class"])
     classes = labels.get("class")
     class_names = (label_names.get("class") or {}).get("names", [])
@@ -114,6 +115,16 @@ def _from_folder(path: Path, n: int) -> Gallery:
             caption = f"{sample_id} {class_names[int(classes[i])]}"
         samples.append(Sample(sample_id, images[i], {k: labels[k][i] for k in kinds}, caption=caption))
     return Gallery(samples, {k: dict(v) for k, v in label_names.items()}, kinds)
+
+
+def _plugin_folder_labels(path: Path, ids: list[str]) -> dict:
+    """Kinds a plugin head exported into the folder: its `<kind>/` subfolder, read by its `read_folder_labels`."""
+    from dgan_cli.labelled_folder import KINDS
+    from dgan_cli.registry import default_registry
+
+    registry = default_registry()
+    return {spec.name: spec.read_folder_labels(path, ids) for spec in registry.specs("head")
+            if spec.name not in KINDS and spec.read_folder_labels is not None and (path / spec.name).is_dir()}
 
 
 def _ordered(kinds) -> list[str]:
