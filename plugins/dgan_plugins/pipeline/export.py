@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dgan_cli.errors import DganError
+
 CHUNK = 64
 
 
@@ -69,7 +71,10 @@ def export_folder(reader, out: Path, registry=None) -> dict:
             chunk_ids = [ids[i] for i in chunk]
             writer.add(chunk_ids, reader.images(chunk), {k: reader.labels(k, chunk) for k in kinds})
             for kind, export in exporters.items():
-                export(writer.tmp, chunk_ids, reader.labels(kind, chunk), dict(reader.label_schema(kind).attrs))
+                try:
+                    export(writer.tmp, chunk_ids, reader.labels(kind, chunk), dict(reader.label_schema(kind).attrs))
+                except OSError as exc:
+                    raise DganError(f"cannot write {out}: the '{kind}' export failed ({exc.strerror or exc})") from exc
     return {"path": str(out), "samples": int(len(indices)), "kinds": kinds + list(exporters),
             "skipped_kinds": skipped}
 
