@@ -177,7 +177,7 @@ def test_ctrl_c_during_sample_then_the_same_command_finishes(tmp_path):
     assert len(list((tmp_path / "s").glob("*.png"))) == n
 
 
-# -- annotate-import: interrupted while reading the files, or while writing the cache ----------------
+# -- annotate-import: interrupted while writing the cache ------------------------------------------
 
 H, W, N = 8, 12, 1500
 LABELS = {"segmentation": {"classes": ["background", "face", "eye"]}}
@@ -220,10 +220,6 @@ def _open_files(pid: int) -> list[tuple[str, int]]:
     return found
 
 
-def _reading(folder: Path, pid: int):
-    return lambda: any(Path(path).parent == folder for path, _ in _open_files(pid))
-
-
 def _writing(cache: Path, pid: int):
     return lambda: any(path == str(cache) and flags & os.O_ACCMODE == os.O_RDWR for path, flags in _open_files(pid))
 
@@ -238,17 +234,15 @@ def _labels(cache: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/fdinfo").is_dir(), reason="watches the child's open files in /proc")
-@pytest.mark.parametrize("phase", ["reading", "writing"])
-def test_ctrl_c_during_annotate_import_leaves_nothing_half_written(phase, import_job, tmp_path):
+# Interrupting while the files are read is not tested: a loaded machine's child can read all of them
+# between two looks at its open files, which made that case flaky.
+def test_ctrl_c_during_annotate_import_leaves_nothing_half_written(import_job):
     cache, args = import_job
     proc = start(*args)
-    watch = _reading(tmp_path / "ann", proc.pid) if phase == "reading" else _writing(cache, proc.pid)
-    wait_until(proc, watch, f"annotate-import {phase}")
+    wait_until(proc, _writing(cache, proc.pid), "annotate-import writing")
     interrupt(proc)
     assert run("cache", "validate", cache).returncode == 0  # still complete and readable
     present, values = _labels(cache)
-    if phase == "reading":
-        assert not present.any()
 
     again = run(*args)
     assert again.returncode == 0, again.stderr
