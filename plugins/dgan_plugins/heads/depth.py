@@ -17,6 +17,7 @@ import numpy as np
 from dgan_cli import hookimpl
 from dgan_cli.errors import DganError
 from dgan_cli.specs import HeadSpec
+from dgan_plugins.heads.draw import draw_depth
 
 LOSSES = ("l1", "scale-invariant")
 
@@ -82,5 +83,5 @@ def build(label_names=(), **options):
 
 @hookimpl
 def dgan_heads():
-    return [HeadSpec(name="depth", build=build,
+    return [HeadSpec(name="depth", build=build, draw=draw_depth,
                      summary="Depth: per-pixel regression (L1 or scale-invariant), ensemble mean and variance")]

@@ -21,6 +21,7 @@ import numpy as np
 
 from dgan_cli import hookimpl
 from dgan_cli.specs import HeadSpec
+from dgan_plugins.heads.draw import draw_keypoints
 
 
 class KeypointsHead:
@@ -133,5 +134,5 @@ def build(label_names=(), **options):
 
 @hookimpl
 def dgan_heads():
-    return [HeadSpec(name="keypoints", build=build,
+    return [HeadSpec(name="keypoints", build=build, draw=draw_keypoints,
                      summary="Keypoints: Gaussian heatmaps, L2 loss, ensemble mean, sub-pixel peaks")]

@@ -15,6 +15,7 @@ import numpy as np
 from dgan_cli import hookimpl
 from dgan_cli.errors import DganError
 from dgan_cli.specs import HeadSpec
+from dgan_plugins.heads.draw import draw_segmentation
 
 IGNORE = -1
 
@@ -85,5 +86,5 @@ def build(label_names=(), **options):
 
 @hookimpl
 def dgan_heads():
-    return [HeadSpec(name="segmentation", build=build,
+    return [HeadSpec(name="segmentation", build=build, draw=draw_segmentation,
                      summary="Part/semantic segmentation: cross-entropy, majority vote, JS-divergence uncertainty")]

@@ -2,14 +2,10 @@
 
 Each sample is one cell: its panels side by side, its id underneath. Panels:
 the real image (inverted caches holding `labels/real_image`), the image, then one
-per label kind present in the source: segmentation as the palette's colours
-over the image, keypoints as dots with the skeleton (names when panels are at
-least NAME_MIN_PX tall; hollow dots = labelled but not visible), depth as a
-colour map (near = yellow, far = dark blue; unlabelled = black; a far plane
-covering over a tenth of the image gets the far colour and the range is
-stretched over the rest). A plugin head's kind is drawn by its `draw`, or
-by shape (show_panels.py). A sample lacking a kind the others have shows a
-grey panel there, and only then.
+per label kind present in the source, drawn by that kind's head (`HeadSpec.draw`;
+the built-in heads' drawings are in dgan_plugins/heads/draw.py), or by the
+label's shape when the head gives none (show_panels.py). A sample lacking a
+kind the others have shows a grey panel there, and only then.
 
 Sheet size, with P panels of h x w pixels at scale s, C columns and R rows:
     width  = C * (P * w * s + (P - 1) * GAP) + (C + 1) * GAP
@@ -28,12 +24,10 @@ import typer
 from dgan_cli.errors import DganError
 from dgan_cli.untrusted import read_json
 
-GAP, CAPTION, NAME_MIN_PX = 4, 14, 160
+GAP, CAPTION = 4, 14
 BACKGROUND, MISSING = (24, 24, 24), (64, 64, 64)
 KIND_ORDER = ("segmentation", "keypoints", "depth")
 REAL_KIND = "real_image"  # the label kind under which `dgan invert` keeps the real images
-# Anchor colours of the depth map, near -> far.
-DEPTH_STOPS = np.array([[253, 231, 37], [94, 201, 98], [33, 145, 140], [59, 82, 139], [68, 1, 84]], dtype=np.float64)
 
 
 @dataclass
@@ -138,106 +132,33 @@ def _names_from_schema(attrs: dict) -> dict:
     return entry
 
 
-# -- drawing ------------------------------------------------------------------------
-def class_palette(entry: dict, count: int) -> np.ndarray:
-    """uint8 [count, 3]: the LABELS palette, else the VOC bit-interleaved palette (distinct, stable)."""
-    given = entry.get("palette") or []
-    colours = []
-    for index in range(count):
-        if index < len(given):
-            colours.append(given[index])
-            continue
-        r = g = b = 0
-        c = index
-        for bit in range(8):
-            r |= ((c >> 0) & 1) << (7 - bit)
-            g |= ((c >> 1) & 1) << (7 - bit)
-            b |= ((c >> 2) & 1) << (7 - bit)
-            c >>= 3
-        colours.append((r, g, b))
-    return np.asarray(colours, dtype=np.uint8).reshape(-1, 3)
-
-
-def segmentation_panel(image: np.ndarray, mask: np.ndarray, entry: dict) -> np.ndarray:
-    mask = np.asarray(mask).astype(np.int64)
-    palette = class_palette(entry, max(int(mask.max()) + 1, len(entry.get("classes", [])), 1))
-    tinted = 0.4 * image + 0.6 * palette[np.clip(mask, 0, None)]
-    return np.where((mask >= 0)[..., None], tinted, image).round().astype(np.uint8)
-
-
-def depth_panel(depth: np.ndarray) -> np.ndarray:
-    depth = np.asarray(depth, dtype=np.float64)
-    finite = np.isfinite(depth)
-    out = np.zeros(depth.shape + (3,), dtype=np.uint8)
-    if finite.any():
-        values = depth[finite]
-        lo, hi = values.min(), values.max()
-        inner = values[values < hi]
-        if inner.size and (values == hi).mean() > 0.1:  # a far plane (background): stretch the object
-            hi = inner.max()
-        t = np.clip((values - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros(values.size)
-        pos = t * (len(DEPTH_STOPS) - 1)
-        out[finite] = np.stack([np.interp(pos, np.arange(len(DEPTH_STOPS)), DEPTH_STOPS[:, c])
-                                for c in range(3)], -1).round().astype(np.uint8)
-    return out
-
-
-def scale_up(panel: np.ndarray, scale: int) -> np.ndarray:
-    return np.repeat(np.repeat(panel, scale, axis=0), scale, axis=1)
-
-
-def draw_keypoints(panel, keypoints: np.ndarray, entry: dict, scale: int):
-    """Draw on a scaled-up PIL image; keypoints are in source pixels (pixel centres at +0.5)."""
-    from PIL import ImageDraw
-
-    draw = ImageDraw.Draw(panel)
-    names = entry.get("names", [])
-    colours = class_palette({}, len(keypoints) + 1)[1:]
-    xy = np.asarray(keypoints, dtype=np.float64)[:, :2] * scale
-    visible = np.asarray(keypoints)[:, 2] > 0
-    labelled = visible | (np.asarray(keypoints)[:, :2] != 0).any(1)
-    for a, b in entry.get("skeleton", []):
-        if a < len(xy) and b < len(xy) and visible[a] and visible[b]:
-            draw.line([tuple(xy[a]), tuple(xy[b])], fill=(255, 255, 255), width=max(1, scale // 3))
-    radius = max(1.5, scale * 0.8)
-    for k in np.flatnonzero(labelled):
-        x, y = xy[k]
-        colour = tuple(int(c) for c in colours[k])
-        box = [x - radius, y - radius, x + radius, y + radius]
-        draw.ellipse(box, fill=colour if visible[k] else None, outline=colour, width=1)
-        if panel.height >= NAME_MIN_PX and k < len(names):
-            draw.text((x + radius + 1, y - radius), names[k], fill=colour)
-    return panel
-
-
 def sample_panels(sample: Sample, gallery: Gallery, scale: int) -> list:
+    """Each kind's panel is drawn by its head's `draw` (built-in heads included), else by shape."""
     from PIL import Image
 
     from dgan_cli.registry import default_registry
     from dgan_plugins.pipeline.show_panels import default_panel, plugin_panel
 
+    registry = default_registry()
     h, w = sample.image.shape[:2]
     panels = []
     if gallery.has_real:
-        panels.append(scale_up(sample.real, scale) if sample.real is not None else None)
-    panels.append(scale_up(sample.image, scale))
+        panels.append(_scale_up(sample.real, scale) if sample.real is not None else None)
+    panels.append(_scale_up(sample.image, scale))
     for kind in gallery.kinds:
         label, entry = sample.labels.get(kind), gallery.names.get(kind, {})
+        spec = registry.get("head", kind) if kind in registry.names("head") else None
         if label is None:
             panels.append(None)
-        elif kind == "segmentation":
-            panels.append(scale_up(segmentation_panel(sample.image, label, entry), scale))
-        elif kind == "keypoints":
-            panels.append(draw_keypoints(Image.fromarray(scale_up(sample.image, scale)), label, entry, scale))
-        elif kind == "depth":
-            panels.append(scale_up(depth_panel(label), scale))
-        elif kind in default_registry().names("head") and default_registry().get("head", kind).draw is not None:
-            spec = default_registry().get("head", kind)
+        elif spec is not None and spec.draw is not None:
             panels.append(plugin_panel(spec, sample.image, label, entry, scale, sample.uncertainty.get(kind)))
         else:
             panels.append(default_panel(kind, label, (h, w), scale))
-    return [Image.new("RGB", (w * scale, h * scale), MISSING) if p is None
-            else p if isinstance(p, Image.Image) else Image.fromarray(p) for p in panels]
+    return [Image.new("RGB", (w * scale, h * scale), MISSING) if p is None else Image.fromarray(p) for p in panels]
+
+
+def _scale_up(image: np.ndarray, scale: int) -> np.ndarray:
+    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
 
 
 def contact_sheet(gallery: Gallery, columns: int, scale: int):

@@ -1,7 +1,7 @@
 """`dgan show` panels of label kinds the built-in drawings do not cover.
 
-A head whose `HeadSpec.draw` is given draws its own panel. Otherwise the
-label's shape decides (never a plain grey panel: grey means "this sample has
+A head whose `HeadSpec.draw` is given draws its own panel (the built-in heads
+do). Otherwise the label's shape decides (never a plain grey panel: grey means "this sample has
 no label of this kind"):
 - [H, W]: the depth colour map (non-finite = black);
 - [H, W, 3]: each channel stretched to 0..255 over the sample (normals, flow...);
@@ -29,7 +29,7 @@ def plugin_panel(spec, image: np.ndarray, label, entry: dict, scale: int, uncert
 
 def default_panel(kind: str, label, image_hw: tuple[int, int], scale: int) -> np.ndarray:
     """uint8 [H*scale, W*scale, 3] for a label no head draws."""
-    from dgan_plugins.pipeline.show import depth_panel, scale_up
+    from dgan_plugins.heads.draw import depth_panel, scale_up
 
     h, w = image_hw
     value = np.asarray(label)
