@@ -71,7 +71,7 @@ class HeadSpec:
 
     The optional callables reach the other commands (docs/plugins.md):
     - `draw(image, label, entry, scale)` -> uint8 [H*scale, W*scale, 3]: `dgan show`'s panel;
-    - `evaluation(train_labels, names)` -> an eval task: `dgan eval --head NAME`;
+    - `evaluation(train_labels, names, **options)` -> an eval task: `dgan eval --head NAME`;
     - `read_folder_labels(folder, ids)` -> [N, ...] labels of a labelled folder (test sets);
     - `export(folder, ids, labels, attrs)`: write labels into a synth folder export.
     """

@@ -8,7 +8,7 @@ import typer
 
 from dgan_cli.errors import DganError
 
-HEADS = ("segmentation", "keypoints", "depth")
+AUGMENTED = ("segmentation", "keypoints", "depth")  # the kinds whose labels augment.py moves
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -52,8 +52,8 @@ def eval_command(
                      (sigma is None or sigma > 0, "--sigma must be positive")):
         if not ok:
             raise DganError(rule)
-    if augment and head not in HEADS:
-        raise DganError(f"--augment moves labels of {', '.join(HEADS)} only, not '{head}'")
+    if augment and head not in AUGMENTED:
+        raise DganError(f"--augment moves labels of {', '.join(AUGMENTED)} only, not '{head}'")
     if encoder is not None:
         if net != "resnet18":
             raise DganError(f"--encoder needs --net resnet18, not {net}")
@@ -75,14 +75,12 @@ def eval_command(
 
 
 def _check_head(head: str) -> None:
-    """A built-in kind, or a registered head with an `evaluation` (its task: channels, loss, metrics)."""
+    """A registered head with an `evaluation` (its task: channels, loss, metrics); built-ins have one."""
     from dgan_cli.registry import default_registry
 
-    if head in HEADS:
-        return
     evaluable = [s.name for s in default_registry().specs("head") if s.evaluation is not None]
     if head not in evaluable:
-        raise DganError(f"unknown --head '{head}'; choose one of {', '.join([*HEADS, *evaluable])}",
+        raise DganError(f"unknown --head '{head}'; choose one of {', '.join(evaluable)}",
                         hint="a plugin head is evaluated when its HeadSpec gives `evaluation`")
 
 

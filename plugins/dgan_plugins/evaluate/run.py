@@ -7,14 +7,13 @@ from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Callable
 
-import numpy as np
 import torch
 
 from dgan_cli.errors import DganError
 from dgan_plugins.evaluate.augment import Augmenter
 from dgan_plugins.evaluate.data import check_compatible
 from dgan_plugins.evaluate.networks import build_network, load_resnet18_state
-from dgan_plugins.evaluate.tasks import DepthTask, KeypointTask, SegmentationTask, mirror_permutation
+from dgan_plugins.evaluate.tasks import mirror_permutation
 from dgan_plugins.evaluate.train import LabelledSet, TrainConfig, score, train
 
 
@@ -33,18 +32,15 @@ class EvalOptions:
 
 
 def make_task(kind: str, train_set: LabelledSet, opts: EvalOptions):
-    if kind not in ("segmentation", "keypoints", "depth"):  # a plugin head's own task
-        from dgan_cli.registry import default_registry
+    """The head's own evaluation task (`HeadSpec.evaluation`), built-in heads included."""
+    from dgan_cli.registry import default_registry
 
-        return default_registry().get("head", kind).evaluation(train_set.target, train_set.names)
-    if kind == "segmentation":
-        return SegmentationTask(train_set.names)
-    if kind == "keypoints":
-        sigma = opts.sigma if opts.sigma is not None else max(1.0, 0.025 * max(train_set.image_hw))
-        return KeypointTask(train_set.names, sigma, opts.pck_norm)
-    if not np.isfinite(train_set.target).any():
-        raise DganError(f"{train_set.source}: no valid depth pixels to train on")
-    return DepthTask.fitted(train_set.target)
+    spec = default_registry().get("head", kind)
+    try:
+        return spec.evaluation(train_set.target, train_set.names, image_hw=train_set.image_hw,
+                               sigma=opts.sigma, pck_norm=opts.pck_norm)
+    except DganError as exc:
+        raise DganError(f"{train_set.source}: {exc.message}", hint=exc.hint) from None
 
 
 def evaluate(train_set: LabelledSet, test_set: LabelledSet, kind: str, cfg: TrainConfig,

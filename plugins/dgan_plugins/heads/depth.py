@@ -18,6 +18,7 @@ from dgan_cli import hookimpl
 from dgan_cli.errors import DganError
 from dgan_cli.specs import HeadSpec
 from dgan_plugins.heads.draw import draw_depth
+from dgan_plugins.heads.evaluation import depth_evaluation
 
 LOSSES = ("l1", "scale-invariant")
 
@@ -83,5 +84,5 @@ def build(label_names=(), **options):
 
 @hookimpl
 def dgan_heads():
-    return [HeadSpec(name="depth", build=build, draw=draw_depth,
+    return [HeadSpec(name="depth", build=build, draw=draw_depth, evaluation=depth_evaluation,
                      summary="Depth: per-pixel regression (L1 or scale-invariant), ensemble mean and variance")]

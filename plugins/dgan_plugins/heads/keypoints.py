@@ -22,6 +22,7 @@ import numpy as np
 from dgan_cli import hookimpl
 from dgan_cli.specs import HeadSpec
 from dgan_plugins.heads.draw import draw_keypoints
+from dgan_plugins.heads.evaluation import keypoints_evaluation
 
 
 class KeypointsHead:
@@ -134,5 +135,5 @@ def build(label_names=(), **options):
 
 @hookimpl
 def dgan_heads():
-    return [HeadSpec(name="keypoints", build=build, draw=draw_keypoints,
+    return [HeadSpec(name="keypoints", build=build, draw=draw_keypoints, evaluation=keypoints_evaluation,
                      summary="Keypoints: Gaussian heatmaps, L2 loss, ensemble mean, sub-pixel peaks")]

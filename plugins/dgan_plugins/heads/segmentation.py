@@ -16,6 +16,7 @@ from dgan_cli import hookimpl
 from dgan_cli.errors import DganError
 from dgan_cli.specs import HeadSpec
 from dgan_plugins.heads.draw import draw_segmentation
+from dgan_plugins.heads.evaluation import segmentation_evaluation
 
 IGNORE = -1
 
@@ -86,5 +87,5 @@ def build(label_names=(), **options):
 
 @hookimpl
 def dgan_heads():
-    return [HeadSpec(name="segmentation", build=build, draw=draw_segmentation,
+    return [HeadSpec(name="segmentation", build=build, draw=draw_segmentation, evaluation=segmentation_evaluation,
                      summary="Part/semantic segmentation: cross-entropy, majority vote, JS-divergence uncertainty")]
