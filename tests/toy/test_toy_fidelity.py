@@ -90,3 +90,15 @@ def test_fidelity_bad_input_is_one_line(run_cli, tiny, args, message):
     assert result.code == 2, result.err
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.err
+
+
+@pytest.mark.parametrize("command, network", [("fid", "classifier"), ("annotate", "annotator"),
+                                              ("fidelity", "annotator")])
+def test_every_toy_command_refuses_a_generator_of_another_size(run_cli, tiny, tmp_path, command, network):
+    """The shipped 64 px networks against a 16 px generator: one line naming the network and how to fix it."""
+    extra = ["--out", str(tmp_path / "ann")] if command == "annotate" else []
+    result = run_cli("toy", command, "--backbone", tiny[0], "-n", "4", *extra)
+    assert result.code == 2, result.err
+    assert f"the {network} sees 64 px images, the backbone makes 16 px ones" in result.err
+    assert f"dgan toy train-{network} --resolution 16" in result.err
+    assert not (tmp_path / "ann").exists()

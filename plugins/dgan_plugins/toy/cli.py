@@ -153,9 +153,8 @@ def fid_command(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
 ) -> None:
     """FID of generated vs rendered images in the toy classifier's features, and its real-vs-real floor."""
-    from dgan_cli import load_backbone
     from dgan_cli.console import print_table, write_json
-    from dgan_plugins.pipeline.sample import check_seeds, open_device
+    from dgan_plugins.pipeline.sample import check_seeds
     from dgan_plugins.toy.classifier import load_classifier
     from dgan_plugins.toy.quality import fid_report
 
@@ -167,11 +166,7 @@ def fid_command(
                         f"within 0..{MAX_SEED}")
     _check_counts(batch=batch)
     model, info = load_classifier(classifier)
-    gan = load_backbone(backbone, device=open_device(device))
-    if gan.resolution != info["config"]["resolution"]:
-        raise DganError(f"the classifier sees {info['config']['resolution']} px images, the backbone makes "
-                        f"{gan.resolution} px ones", hint="train a classifier at that size with "
-                        f"`dgan toy train-classifier --resolution {gan.resolution}`")
+    gan = _open_generator(backbone, device, classifier=info)
     started = time.perf_counter()
     report = fid_report(gan, model, n=n, seed=seed, truncation=truncation, real_seed=real_seed, batch=batch)
     report.update(classifier=str(classifier or "shipped"), seconds=round(time.perf_counter() - started, 1))
@@ -249,10 +244,9 @@ def annotate_command(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
 ) -> None:
     """Label generator samples with the annotator stand-in, in formats `dgan annotate-import` reads."""
-    from dgan_cli import load_backbone
     from dgan_cli.checksum import file_sha256
     from dgan_cli.console import print_table, write_json
-    from dgan_plugins.pipeline.sample import check_seeds, open_device
+    from dgan_plugins.pipeline.sample import check_seeds
     from dgan_plugins.toy.annotate import annotate_samples
     from dgan_plugins.toy.annotator import load_annotator
 
@@ -264,10 +258,7 @@ def annotate_command(
         raise DganError(f"{out} already exists", hint="choose another --out, or pass --overwrite")
     _check_writable(out)
     model, info = load_annotator(annotator)
-    gan = load_backbone(backbone, device=open_device(device))
-    if gan.resolution != info["config"]["resolution"]:
-        raise DganError(f"the annotator was trained on {info['config']['resolution']} px images, the backbone makes "
-                        f"{gan.resolution} px ones")
+    gan = _open_generator(backbone, device, annotator=info)
     started = time.perf_counter()
     annotator_path = annotator or ANNOTATOR_WEIGHTS
     annotator_info = {"path": _shown_path(annotator_path), "sha256": file_sha256(annotator_path),
@@ -298,9 +289,8 @@ def fidelity_command(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
 ) -> None:
     """Per part class, how often and how large the generator draws it against the test split; and FID."""
-    from dgan_cli import load_backbone
     from dgan_cli.console import print_table, write_json
-    from dgan_plugins.pipeline.sample import check_seeds, open_device
+    from dgan_plugins.pipeline.sample import check_seeds
     from dgan_plugins.toy.annotator import load_annotator
     from dgan_plugins.toy.classifier import load_classifier
     from dgan_plugins.toy.fidelity import fidelity_report
@@ -313,11 +303,7 @@ def fidelity_command(
         raise DganError("--truncation must be a finite number")
     annotator_model, annotator_info = load_annotator(annotator)
     classifier_model, classifier_info = load_classifier(classifier)
-    gan = load_backbone(backbone, device=open_device(device))
-    for name, info in (("annotator", annotator_info), ("classifier", classifier_info)):
-        if gan.resolution != info["config"]["resolution"]:
-            raise DganError(f"the {name} sees {info['config']['resolution']} px images, the backbone makes "
-                            f"{gan.resolution} px ones")
+    gan = _open_generator(backbone, device, annotator=annotator_info, classifier=classifier_info)
     started = time.perf_counter()
     report = fidelity_report(gan, annotator_model, classifier_model, n=n, seed=seed, truncation=truncation,
                              batch=batch, test_images=min(test_images, 500))
@@ -334,6 +320,20 @@ def fidelity_command(
                                ["FID vs test (floor)", f"{report['fid']:.2f} ({report['fid_floor']:.2f})"],
                                ["seconds", report["seconds"]]])
     write_json(json_path, report)
+
+
+def _open_generator(backbone: str, device: str, **networks: dict):
+    """The backbone, refused in one line unless it draws at the size each of `networks` (name: info) was trained on."""
+    from dgan_cli import load_backbone
+    from dgan_plugins.pipeline.sample import open_device
+
+    gan = load_backbone(backbone, device=open_device(device))
+    for name, info in networks.items():
+        if gan.resolution != info["config"]["resolution"]:
+            raise DganError(f"the {name} sees {info['config']['resolution']} px images, the backbone makes "
+                            f"{gan.resolution} px ones", hint=f"train a {name} at that size with "
+                            f"`dgan toy train-{name} --resolution {gan.resolution}`")
+    return gan
 
 
 def _shown_path(path: Path) -> str:
