@@ -28,6 +28,10 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
+def is_quiet() -> bool:
+    return _quiet
+
+
 class _Bar:
     def __init__(self, progress: Progress | None, task: Any):
         self._progress, self._task = progress, task

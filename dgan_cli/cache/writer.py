@@ -202,12 +202,16 @@ class CacheWriter:
                seeds: Sequence[int] | None = None, latents: Mapping[str, np.ndarray] | None = None,
                features: Mapping[str, np.ndarray] | None = None,
                scores: Mapping[str, np.ndarray] | None = None,
-               labels: Mapping[str, np.ndarray] | None = None) -> range:
-        """Write a batch of samples; returns their indices. Everything the spec names is required."""
-        with self._writing():
-            return self._append(images, ids, seeds, latents, features, scores, labels)
+               labels: Mapping[str, np.ndarray] | None = None,
+               present: Mapping[str, np.ndarray] | None = None) -> range:
+        """Write a batch of samples; returns their indices. Everything the spec names is required.
 
-    def _append(self, images, ids, seeds, latents, features, scores, labels) -> range:
+        `present` {kind: bool [B]} says which samples carry their `labels` entry (default: all).
+        """
+        with self._writing():
+            return self._append(images, ids, seeds, latents, features, scores, labels, present or {})
+
+    def _append(self, images, ids, seeds, latents, features, scores, labels, present) -> range:
         start, b = self.count, len(images)
         stop = start + b
         latents, features, scores, labels = latents or {}, features or {}, scores or {}, labels or {}
@@ -225,7 +229,7 @@ class CacheWriter:
             h5[f"scores/{name}"][start:stop] = np.asarray(value, dtype=np.float32)
         for kind, value in labels.items():
             h5[f"labels/{kind}/values"][start:stop] = value
-            h5[f"labels/{kind}/present"][start:stop] = True
+            h5[f"labels/{kind}/present"][start:stop] = present.get(kind, True)
         h5.flush()  # data first, then the counter that makes it count
         h5.attrs[S.ATTR_COMMITTED] = stop
         h5.flush()

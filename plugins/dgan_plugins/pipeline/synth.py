@@ -111,11 +111,14 @@ def synth_command(
     tile_rows: Optional[int] = typer.Option(None, "--tile-rows", help="Run the ensembles on bands of this many rows (memory)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start over even if OUT holds another run."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: synthesize only part I (0-based) of N; "
+                                        "the same command without --shard joins the parts (docs/scale.md)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
 ) -> None:
     """Synthesize labelled samples: generator + interpreters (+ filter), resumable, exported."""
-    from dgan_cli import load_backbone
-    from dgan_cli.cache import CacheReader, CacheWriter
+    from dgan_cli import distributed, load_backbone
+    from dgan_cli.cache import CacheReader
+    from dgan_cli.cache.sharded import write_job
     from dgan_cli.registry import default_registry
     from dgan_plugins.pipeline.export import export_folder, export_hdf5
     from dgan_plugins.pipeline.sample import NOISE_MODE, check_seeds, open_device
@@ -140,35 +143,33 @@ def synth_command(
     except (TypeError, ValueError) as exc:
         raise DganError(f"filter '{filter_name}': {exc}", hint="check --filter-option") from exc
     started = time.perf_counter()
-    dev = open_device(device)
-    model = load_backbone(backbone, device=dev)
-    interpreters = load_interpreters(interpreter, model)
-    wanted = {l.name for i in interpreters for l in i.layers}
-    layers = [layer for layer in model.layers if layer.name in wanted]
-    job = {"name": "synth", "seed": seed, "n": n, "truncation_psi": truncation, "noise_mode": NOISE_MODE,
-           "batch": batch, "tile_rows": tile_rows, "drop": drop,
-           "filter": {"name": filter_name, "options": filt.config()},
-           "interpreters": [{"head": i.head_name, "sha256": i.source_sha256} for i in interpreters]}
-    spec = synth_spec(model, interpreters, layers, keep_features, job)
-    path = out / SYNTH_FILE
-    resumed = 0
-    from dgan_cli.cache.reader import finished_job
+    path, resumed = out / SYNTH_FILE, [n]  # a complete synth.h5 is kept: only the exports are written again
+    with distributed.joined(shard, device) as part:
+        dev = open_device(part.device)
+        model = load_backbone(backbone, device=dev)
+        interpreters = load_interpreters(interpreter, model)
+        wanted = {l.name for i in interpreters for l in i.layers}
+        layers = [layer for layer in model.layers if layer.name in wanted]
+        job = {"name": "synth", "seed": seed, "n": n, "truncation_psi": truncation, "noise_mode": NOISE_MODE,
+               "batch": batch, "tile_rows": tile_rows, "drop": drop,
+               "filter": {"name": filter_name, "options": filt.config()},
+               "interpreters": [{"head": i.head_name, "sha256": i.source_sha256} for i in interpreters]}
 
-    if overwrite or not finished_job(path, spec, hint="use another --out, or --overwrite to replace it"):
-        writer = CacheWriter.open(path, spec, overwrite=overwrite)
-        try:
+        def fill(writer, items: range) -> None:
             for interp in interpreters:
                 writer.declare_labels(interp.head_name, interp.head.label_schema((model.resolution,) * 2))
-            resumed = writer.count
+            resumed[0] = writer.count
             runners = [interp.fast(dev) for interp in interpreters]
-            generate(model, interpreters, runners, filt, writer, list(range(seed, seed + n)), layers,
-                     truncation, batch, tile_rows, keep_features)
-            apply_filter(writer, filt, interpreters, drop)
-            writer.finish()
-        finally:
-            writer.close()
-    else:
-        resumed = n  # already complete: only the exports are written again
+            generate(model, interpreters, runners, filt, writer, list(range(seed + items.start, seed + items.stop)),
+                     layers, truncation, batch, tile_rows, keep_features)
+
+        outcome = write_job(part, path, synth_spec(model, interpreters, layers, keep_features, job), n, batch, fill,
+                            hint="use another --out, or --overwrite to replace it", overwrite=overwrite,
+                            finish=lambda writer: apply_filter(writer, filt, interpreters, drop))
+    if outcome.what == distributed.SHARD:
+        distributed.report_shard(part, path)
+        return
+    resumed = resumed[0]
     done = {}
     with CacheReader(path) as reader:
         keep = reader.scores("keep") == 1
@@ -182,12 +183,14 @@ def synth_command(
     summary = {"samples": n, "seeds": [seed, seed + n - 1], "resumed_from": resumed, "kept": int(keep.sum()),
                "dropped": int((~keep).sum()), "heads": [i.head_name for i in interpreters],
                "mean_uncertainty": mean_scores, "filter": job["filter"], "drop": drop, "synth": str(path),
-               "exports": done, "seconds": round(seconds, 3)}
+               "exports": done, "seconds": round(seconds, 3), **outcome.as_dict()}
     rows = [["samples", n], ["seeds", f"{seed}..{seed + n - 1}"], ["resumed after", resumed],
             ["kept / dropped", f"{summary['kept']} / {summary['dropped']}"],
             *[[f"{h} mean uncertainty", v] for h, v in mean_scores.items()],
             ["synth.h5", path], *[[f"export {k}", f"{v['path']} ({v['samples']} samples)"] for k, v in done.items()],
             ["seconds", round(seconds, 2)]]
+    if outcome.shards:
+        rows.insert(3, ["joined shards", f"{outcome.shards} ({outcome.join_seconds:.2f} s)"])
     skipped = done.get("folder", {}).get("skipped_kinds")
     if skipped:
         rows.append(["not in folder", ", ".join(skipped) + " (in the HDF5 files only)"])
