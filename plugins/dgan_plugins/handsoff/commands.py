@@ -44,12 +44,15 @@ def invert_command(
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated feature layers (default: all)."),
     batch: int = typer.Option(4, "--batch", help="Images optimised together."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: invert only part I (0-based) of N; "
+                                        "the same command without --shard joins the parts (docs/scale.md)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the quality table as JSON."),
 ) -> None:
     """Invert real labelled images into the GAN (HandsOff): a cache that `dgan train` learns labels from."""
     from dgan_plugins.handsoff.inverted_cache import SCORES, quality_summary
     from dgan_plugins.handsoff.source import HandsOffSource
 
+    from dgan_cli import distributed
     from dgan_cli.annotations import parse_format_options
 
     if fmt == "folder" and (annotations or label_names or format_options):
@@ -59,8 +62,11 @@ def invert_command(
                             perceptual_weight=perceptual_weight, pixel_weight=pixel_weight,
                             latent_weight=latent_weight, space=space, resize=resize, encoder=encoder,
                             encoder_iterations=encoder_iterations, batch=batch, device=device)
-    job = source.write(backbone, images, cache, layers=layers, kinds=labels, fmt=fmt, annotations=annotations,
-                       label_names=label_names, format_options=parse_format_options(format_options))
+    job, outcome = source.write(backbone, images, cache, layers=layers, kinds=labels, fmt=fmt,
+                                annotations=annotations, label_names=label_names,
+                                format_options=parse_format_options(format_options), shard=shard)
+    if outcome.what == distributed.SHARD:
+        return
     rows, means = quality_summary(cache)
     worst = sorted(rows, key=lambda r: -1 if r["psnr"] is None else r["psnr"])[:WORST_SHOWN]
     print_table(f"dgan invert: {len(rows)} images -> {cache}", ["image", "LPIPS", "PSNR dB", "MS-SSIM"],
@@ -68,7 +74,7 @@ def invert_command(
                 + [[r["id"], *[_cell(r[k]) for k in SCORES]] for r in worst])
     write_json(json_path, {"cache": str(cache), "images": len(rows), "mean": means, "per_image": rows,
                            "lpips_model": job["lpips_score"], "label_kinds": job["label_kinds"],
-                           "seconds": round(time.perf_counter() - started, 3)})
+                           "seconds": round(time.perf_counter() - started, 3), **outcome.as_dict()})
 
 
 def _cell(value) -> str:

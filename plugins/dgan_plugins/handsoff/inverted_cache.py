@@ -54,7 +54,7 @@ def _check_resumed_ids(writer, ids) -> None:
     done = writer.count
     stored = [s.decode() if isinstance(s, bytes) else s for s in writer.h5["ids"][:done]]
     if stored != list(ids[:done]):
-        raise CacheFormatError(f"{writer.path}: its samples are not the first images of this folder",
+        raise CacheFormatError(f"{writer.path}: its samples are not the images of this folder it should hold",
                                hint="delete it or use the original folder")
 
 
@@ -68,48 +68,41 @@ def cache_spec(backbone, layers, job: dict):
                      provenance={"backbone": backbone.identity(), "job": job})
 
 
-def invert_to_cache(backbone, real, cache: Path, spec, schemas: dict, loss, config, *, encoder=None,
-                    encoder_iterations: int = 1, w_avg=None, lpips_model=None, batch: int = 4) -> None:
-    """Invert every image of `real` not yet committed in `cache` and append it, `batch` at a time."""
+def invert_rows(backbone, real, writer, items: range, schemas: dict, loss, config, *, encoder=None,
+                encoder_iterations: int = 1, w_avg=None, lpips_model=None, batch: int = 4) -> None:
+    """Invert the images `items` of `real` not yet committed in `writer` and append them, `batch` at a time."""
     import torch
 
-    from dgan_cli.cache import CacheWriter
     from dgan_plugins.handsoff.inversion import NOISE_MODE, invert_batch, mean_w
     from dgan_plugins.handsoff.realset import REAL_IMAGE_KIND
     from dgan_plugins.pipeline.sample import to_uint8
 
-    layers = list(spec.layers)
+    names = [layer.name for layer in writer.spec.layers]
     device = next(backbone.generator.parameters()).device
     w_avg = mean_w(backbone) if w_avg is None else w_avg.to(device)
-    names = [layer.name for layer in layers]
-    writer = CacheWriter.open(cache, spec)
-    try:
-        _check_resumed_ids(writer, real.ids)
-        for kind, schema in schemas.items():
-            writer.declare_labels(kind, schema)
-        done = writer.count
-        with progress("Inverting", total=len(real.ids) * max(config.steps, 1)) as bar:
-            bar.advance(done * max(config.steps, 1))
-            for start in range(done, len(real.ids), batch):
-                stop = min(start + batch, len(real.ids))
-                chunk = real.images[start:stop]
-                targets = torch.from_numpy(chunk).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
-                init = _init_latents(backbone, targets, w_avg, encoder, encoder_iterations)
-                ws, _ = invert_batch(backbone, targets, init, loss, config,
-                                     on_step=lambda n=stop - start: bar.advance(n))
-                with torch.no_grad():
-                    images, features = backbone.synthesize(ws, layers=names, noise_mode=NOISE_MODE)
-                recon = to_uint8(images)
-                labels = {k: real.labels[k][start:stop].astype(schemas[k].dtype) for k in real.labels}
-                labels[REAL_IMAGE_KIND] = chunk
-                writer.append(images=recon, ids=real.ids[start:stop], latents={"ws": ws.cpu().numpy()},
-                              features={k: features[k].to(torch.float16).cpu().numpy() for k in names},
-                              scores=_quality(chunk, recon, lpips_model, device), labels=labels)
-                if config.steps == 0:
-                    bar.advance(stop - start)
-        writer.finish()
-    finally:
-        writer.close()
+    _check_resumed_ids(writer, real.ids[items.start:items.stop])
+    for kind, schema in schemas.items():
+        writer.declare_labels(kind, schema)
+    done = writer.count
+    with progress("Inverting", total=len(items) * max(config.steps, 1)) as bar:
+        bar.advance(done * max(config.steps, 1))
+        for start in range(items.start + done, items.stop, batch):
+            stop = min(start + batch, items.stop)
+            chunk = real.images[start:stop]
+            targets = torch.from_numpy(chunk).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+            init = _init_latents(backbone, targets, w_avg, encoder, encoder_iterations)
+            ws, _ = invert_batch(backbone, targets, init, loss, config,
+                                 on_step=lambda n=stop - start: bar.advance(n))
+            with torch.no_grad():
+                images, features = backbone.synthesize(ws, layers=names, noise_mode=NOISE_MODE)
+            recon = to_uint8(images)
+            labels = {k: real.labels[k][start:stop].astype(schemas[k].dtype) for k in real.labels}
+            labels[REAL_IMAGE_KIND] = chunk
+            writer.append(images=recon, ids=real.ids[start:stop], latents={"ws": ws.cpu().numpy()},
+                          features={k: features[k].to(torch.float16).cpu().numpy() for k in names},
+                          scores=_quality(chunk, recon, lpips_model, device), labels=labels)
+            if config.steps == 0:
+                bar.advance(stop - start)
 
 
 def quality_summary(cache: Path) -> tuple[list[dict], dict]:

@@ -38,45 +38,55 @@ class HandsOffSource:
         self.encoder_iterations = encoder_iterations
 
     def write(self, backbone, folder, cache, layers: str | None = None, kinds: str | None = None,
-              fmt: str = "folder", annotations=None, label_names=None, format_options=None) -> dict:
-        """Invert `folder` into `cache` (resuming an unfinished one); returns the job's provenance.
+              fmt: str = "folder", annotations=None, label_names=None, format_options=None,
+              shard: str | None = None):
+        """Invert `folder` into `cache` (resuming an unfinished one); returns the job's provenance and
+        a `dgan_cli.distributed.Outcome`.
 
         `backbone` is a loaded backbone or a checkpoint path / registered name. `fmt`
         "folder" reads a dgan labelled folder; any other name is a registered
-        annotation format reading `annotations` (format_set.py).
+        annotation format reading `annotations` (format_set.py). Under torchrun, or
+        with `shard` "I/N", this process inverts its share of the images only
+        (dgan_cli/distributed.py).
         """
-        from dgan_cli import load_backbone
+        from dgan_cli import distributed, load_backbone
         from dgan_plugins.handsoff.encoder import load_encoder
-        from dgan_plugins.handsoff.inverted_cache import cache_spec, invert_to_cache
+        from dgan_cli.cache.sharded import write_job
+        from dgan_plugins.handsoff.inverted_cache import cache_spec, invert_rows
         from dgan_plugins.handsoff.losses import ReconstructionLoss, scoring_lpips
         from dgan_plugins.handsoff.realset import label_schemas, read_real_set
-        from dgan_cli.cache.reader import finished_job
         from dgan_plugins.pipeline.sample import open_device, pick_layers
 
-        device = open_device(self.device)
-        model = load_backbone(backbone, device=device) if isinstance(backbone, (str, Path)) else backbone
-        chosen = pick_layers(model, layers)
-        if fmt == "folder":
-            real = read_real_set(folder, model.resolution, self.resize, kinds)
-        else:
-            from dgan_plugins.handsoff.format_set import read_format_set
+        with distributed.joined(shard, self.device) as part:
+            device = open_device(part.device)
+            model = load_backbone(backbone, device=device) if isinstance(backbone, (str, Path)) else backbone
+            chosen = pick_layers(model, layers)
+            if fmt == "folder":
+                real = read_real_set(folder, model.resolution, self.resize, kinds)
+            else:
+                from dgan_plugins.handsoff.format_set import read_format_set
 
-            real = read_format_set(folder, fmt, model.resolution, self.resize, kinds, annotations, label_names,
-                                   format_options)
-        encoder, w_avg, iterations = None, None, 0
-        if self.encoder is not None:
-            encoder, data = load_encoder(self.encoder, model.identity(), device=device)
-            w_avg, iterations = data["w_avg"], self.encoder_iterations or int(data["config"]["iterations"])
-        loss = ReconstructionLoss(self.loss_kind, *self.weights, device=device)
-        lpips_model, lpips_name = scoring_lpips(loss, device)
-        job = {"name": "invert", "source": str(Path(folder).resolve()), "inputs_sha256": real.digest(),
-               "resize": self.resize, "label_kinds": sorted(real.labels), "inversion": self.config.as_dict(),
-               "loss": loss.config(), "lpips_score": lpips_name, "noise_mode": "const",
-               "encoder": None if encoder is None else {"sha256": file_sha256(self.encoder),
-                                                        "iterations": iterations}}
-        spec = cache_spec(model, chosen, job)
-        if not finished_job(cache, spec, hint="choose another --cache path or delete it"):
-            invert_to_cache(model, real, Path(cache), spec, label_schemas(real, model.resolution), loss,
-                            self.config, encoder=encoder, encoder_iterations=iterations, w_avg=w_avg,
-                            lpips_model=lpips_model, batch=self.batch)
-        return job
+                real = read_format_set(folder, fmt, model.resolution, self.resize, kinds, annotations, label_names,
+                                       format_options)
+            encoder, w_avg, iterations = None, None, 0
+            if self.encoder is not None:
+                encoder, data = load_encoder(self.encoder, model.identity(), device=device)
+                w_avg, iterations = data["w_avg"], self.encoder_iterations or int(data["config"]["iterations"])
+            loss = ReconstructionLoss(self.loss_kind, *self.weights, device=device)
+            lpips_model, lpips_name = scoring_lpips(loss, device)
+            job = {"name": "invert", "source": str(Path(folder).resolve()), "inputs_sha256": real.digest(),
+                   "resize": self.resize, "label_kinds": sorted(real.labels), "inversion": self.config.as_dict(),
+                   "loss": loss.config(), "lpips_score": lpips_name, "noise_mode": "const",
+                   "encoder": None if encoder is None else {"sha256": file_sha256(self.encoder),
+                                                            "iterations": iterations}}
+            schemas = label_schemas(real, model.resolution)
+
+            def fill(writer, items: range) -> None:
+                invert_rows(model, real, writer, items, schemas, loss, self.config, encoder=encoder,
+                            encoder_iterations=iterations, w_avg=w_avg, lpips_model=lpips_model, batch=self.batch)
+
+            outcome = write_job(part, Path(cache), cache_spec(model, chosen, job), len(real.ids), self.batch, fill,
+                                hint="choose another --cache path or delete it")
+        if outcome.what == distributed.SHARD:
+            distributed.report_shard(part, Path(cache))
+        return job, outcome

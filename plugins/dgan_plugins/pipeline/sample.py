@@ -161,11 +161,13 @@ def sample_command(
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated feature layers (default: all)."),
     batch: int = typer.Option(4, "--batch", help="Samples per generator forward pass."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: sample only part I (0-based) of N; "
+                                        "the same command without --shard joins the parts (docs/scale.md)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
 ) -> None:
     """Sample GAN images to annotate: latents + features into a cache, PNGs into a folder."""
-    from dgan_cli import load_backbone
-    from dgan_cli.cache import CacheWriter
+    from dgan_cli import distributed, load_backbone
+    from dgan_cli.cache.sharded import write_job
 
     check_seeds(seed, n)
     if batch < 1:
@@ -173,27 +175,28 @@ def sample_command(
     if not np.isfinite(truncation):
         raise DganError(f"--truncation must be a finite number, got {truncation}")
     started = time.perf_counter()
-    model = load_backbone(backbone, device=open_device(device))
-    chosen = pick_layers(model, layers)
-    seeds = list(range(seed, seed + n))
-    job = {"name": "sample", "seed": seed, "n": n, "truncation_psi": truncation, "noise_mode": NOISE_MODE}
-    spec = cache_spec(model, chosen, job)
-    resumed = 0
-    from dgan_cli.cache.reader import finished_job
+    resumed = [0]
+    with distributed.joined(shard, device) as part:
+        model = load_backbone(backbone, device=open_device(part.device))
+        chosen = pick_layers(model, layers)
+        job = {"name": "sample", "seed": seed, "n": n, "truncation_psi": truncation, "noise_mode": NOISE_MODE}
 
-    if not finished_job(cache, spec, hint="choose another --cache path or delete it"):
-        writer = CacheWriter.open(cache, spec)
-        try:
-            resumed = writer.count
-            render_to_cache(model, writer, seeds, chosen, truncation, batch)
-            writer.finish()
-        finally:
-            writer.close()
+        def fill(writer, items: range) -> None:
+            resumed[0] = writer.count
+            render_to_cache(model, writer, range(seed + items.start, seed + items.stop), chosen, truncation, batch)
+
+        outcome = write_job(part, cache, cache_spec(model, chosen, job), n, batch, fill,
+                            hint="choose another --cache path or delete it")
+    if outcome.what == distributed.SHARD:
+        distributed.report_shard(part, cache)
+        return
+    resumed = resumed[0]
     index = export_annotation_folder(cache, out)
     summary = {"samples": n, "seeds": [seed, seed + n - 1], "resumed_from": resumed, "cache": str(cache),
                "out": str(out), "layers": [layer.name for layer in chosen],
                "feature_dims": sum(layer.channels for layer in chosen), "truncation_psi": truncation,
-               "backbone": index["backbone"], "seconds": round(time.perf_counter() - started, 3)}
+               "backbone": index["backbone"], "seconds": round(time.perf_counter() - started, 3),
+               **outcome.as_dict()}
     print_table("dgan sample", ["", ""], [
         ["samples", n], ["seeds", f"{seed}..{seed + n - 1}"], ["resumed after", resumed],
         ["cache", cache], ["images", f"{out}/<id>.png"], ["layers", len(chosen)],
