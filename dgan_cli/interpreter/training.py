@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -134,18 +134,28 @@ def evaluate_member(member: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, h
     return loss, {k: float(v) for k, v in metrics.items()}
 
 
-def train_ensemble(reader, head, layers: Sequence[LayerInfo], options: TrainOptions,
-                   kind: str | None = None) -> tuple[Ensemble, list[MemberReport]]:
-    """Train `options.members` members on the `kind` labels (default: the head's name) of a cache."""
+def train_ensemble(reader, head, layers: Sequence[LayerInfo], options: TrainOptions, kind: str | None = None,
+                   members: Sequence[int] | None = None,
+                   on_member: Callable[[int, torch.nn.Module, MemberReport], None] | None = None,
+                   ) -> tuple[Ensemble, list[MemberReport]]:
+    """Train the members of an `options.members` ensemble on the `kind` labels (default: the head's name).
+
+    `members` picks which ones (default: all; the others keep their initial
+    weights), and `on_member` sees each as soon as it is trained. A member's
+    weights depend on its index and the options alone, so members trained
+    apart (dgan_cli/distributed.py) equal members trained together.
+    """
     kind = kind or head.name
     indices = reader.labelled(kind)
     if len(indices) == 0:
         raise DganError(f"{reader.path}: no sample carries a '{kind}' label")
     ensemble = Ensemble(sum(layer.channels for layer in layers), head.num_outputs, options.members,
                         options.hidden, seed=options.seed)
+    chosen = list(range(options.members) if members is None else members)
     reports = []
-    with progress("Training members", total=options.members) as outer:
-        for m, member in enumerate(ensemble.members):
+    with progress("Training members", total=len(chosen)) as outer:
+        for m in chosen:
+            member = ensemble.members[m]
             rng = np.random.default_rng([options.seed, m])
             x, y = member_pixels(reader, head, kind, layers, indices, options.pixels_per_image, rng)
             budget = options.iters or options.epochs * max(1, len(x) // min(options.batch_size, len(x)))
@@ -156,5 +166,7 @@ def train_ensemble(reader, head, layers: Sequence[LayerInfo], options: TrainOpti
             member.cpu()
             reports.append(MemberReport(m, len(x), iterations, early, loss, metrics))
             del x, y  # free this member's pixels before the next member samples its own
+            if on_member is not None:
+                on_member(m, member, reports[-1])
             outer.advance(1)
     return ensemble.eval(), reports
