@@ -55,9 +55,9 @@ class Part:
     device: str = "cpu"
 
     @property
-    def leads(self) -> bool:
-        """Rank 0 joins the shards and prints the results."""
-        return self.index == 0
+    def finishes(self) -> bool:
+        """This process joins the shards and writes the results: the only one, or torchrun's rank 0."""
+        return self.count == 1 or (self.launched and self.index == 0)
 
     def share(self, total: int, batch: int = 1) -> range:
         """This part's items: contiguous, cut at multiples of `batch` (the last part may get none)."""
@@ -207,7 +207,7 @@ def run(part: Part, target: Path, total: int, batch: int,
     else:
         write(part.shard_path(target), part.share(total, batch), (part.index, part.count))
         part.wait_for_all()
-        if not (part.launched and part.leads):
+        if not part.finishes:
             return Outcome(SHARD)
         shards = [shard_path(target, i, part.count) for i in range(part.count)]
     started = time.perf_counter()
@@ -216,11 +216,15 @@ def run(part: Part, target: Path, total: int, batch: int,
     return Outcome(MERGED, len(shards), time.perf_counter() - started)
 
 
-def report_shard(part: Part, target: Path) -> None:
+def report_shard(part: Part, target: Path, outcome: Outcome) -> None:
     """The one line a `--shard` run ends with (torchrun ranks other than 0 stay silent)."""
     from dgan_cli.console import out_console
 
-    if not part.launched:
-        out_console.print(f"{part.shard_path(target)}: shard {part.index} of {part.count} is complete; once every "
-                          f"shard is, run the same command without --shard to join them into {target}",
-                          highlight=False, soft_wrap=True)
+    if part.launched:
+        return
+    if outcome.what == DONE:
+        line = f"{target}: complete already; nothing to do"
+    else:
+        line = (f"{part.shard_path(target)}: shard {part.index} of {part.count} is complete; once every shard "
+                f"is, run the same command without --shard to join them into {target}")
+    out_console.print(line, highlight=False, soft_wrap=True)

@@ -69,8 +69,8 @@ def _foreign_hint(path: Path) -> str:
     return f"delete {distributed.shard_folder(path)} or use the original settings"
 
 
-def join(shards: list[Path], path: Path, spec: CacheSpec, finish=None, overwrite: bool = False) -> int:
-    """Write `path` from its complete shards, in order; returns the number of samples."""
+def join(shards: list[Path], path: Path, spec: CacheSpec, finish=None, overwrite: bool = False) -> None:
+    """Write `path` from its complete shards, in order (then `finish(writer)`, as `write_job`)."""
     if path.exists() and not overwrite:
         raise CacheFormatError(f"{path}: an unfinished run of one process, and the shards of a split run "
                                f"in {distributed.shard_folder(path)}", hint="delete one of them")
@@ -95,7 +95,6 @@ def join(shards: list[Path], path: Path, spec: CacheSpec, finish=None, overwrite
         finally:
             writer.close()
             tmp.unlink(missing_ok=True)
-        return sum(reader.n for reader in readers)
     finally:
         for reader in readers:
             reader.close()

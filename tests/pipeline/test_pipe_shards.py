@@ -66,6 +66,8 @@ def test_pipe_shards_refusals_in_one_line(run_cli, registry, interpreters, tmp_p
     (shards / "00000-of-00003.h5").unlink()
     assert not (out / "synth.h5").exists()
     assert run().code == 0 and (out / "synth.h5").exists() and not shards.exists()
+    late = run("--shard", "1/2")  # an array task run again after the join
+    assert late.code == 0 and "complete already; nothing to do" in late.out and not shards.exists()
 
 
 def test_pipe_shards_sample_joined_equals_one_process(run_cli, registry, tmp_path):

@@ -52,7 +52,6 @@ def invert_command(
     from dgan_plugins.handsoff.inverted_cache import SCORES, quality_summary
     from dgan_plugins.handsoff.source import HandsOffSource
 
-    from dgan_cli import distributed
     from dgan_cli.annotations import parse_format_options
 
     if fmt == "folder" and (annotations or label_names or format_options):
@@ -62,10 +61,10 @@ def invert_command(
                             perceptual_weight=perceptual_weight, pixel_weight=pixel_weight,
                             latent_weight=latent_weight, space=space, resize=resize, encoder=encoder,
                             encoder_iterations=encoder_iterations, batch=batch, device=device)
-    job, outcome = source.write(backbone, images, cache, layers=layers, kinds=labels, fmt=fmt,
-                                annotations=annotations, label_names=label_names,
-                                format_options=parse_format_options(format_options), shard=shard)
-    if outcome.what == distributed.SHARD:
+    job, outcome, finished = source.write(backbone, images, cache, layers=layers, kinds=labels, fmt=fmt,
+                                          annotations=annotations, label_names=label_names,
+                                          format_options=parse_format_options(format_options), shard=shard)
+    if not finished:  # a shard: the quality table is the joined cache's
         return
     rows, means = quality_summary(cache)
     worst = sorted(rows, key=lambda r: -1 if r["psnr"] is None else r["psnr"])[:WORST_SHOWN]

@@ -40,8 +40,8 @@ class HandsOffSource:
     def write(self, backbone, folder, cache, layers: str | None = None, kinds: str | None = None,
               fmt: str = "folder", annotations=None, label_names=None, format_options=None,
               shard: str | None = None):
-        """Invert `folder` into `cache` (resuming an unfinished one); returns the job's provenance and
-        a `dgan_cli.distributed.Outcome`.
+        """Invert `folder` into `cache` (resuming an unfinished one); returns the job's provenance, a
+        `dgan_cli.distributed.Outcome`, and whether this process finished the cache (False for a shard).
 
         `backbone` is a loaded backbone or a checkpoint path / registered name. `fmt`
         "folder" reads a dgan labelled folder; any other name is a registered
@@ -87,6 +87,6 @@ class HandsOffSource:
 
             outcome = write_job(part, Path(cache), cache_spec(model, chosen, job), len(real.ids), self.batch, fill,
                                 hint="choose another --cache path or delete it")
-        if outcome.what == distributed.SHARD:
-            distributed.report_shard(part, Path(cache))
-        return job, outcome
+        if not part.finishes:
+            distributed.report_shard(part, Path(cache), outcome)
+        return job, outcome, part.finishes

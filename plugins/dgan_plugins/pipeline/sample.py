@@ -187,8 +187,8 @@ def sample_command(
 
         outcome = write_job(part, cache, cache_spec(model, chosen, job), n, batch, fill,
                             hint="choose another --cache path or delete it")
-    if outcome.what == distributed.SHARD:
-        distributed.report_shard(part, cache)
+    if not part.finishes:  # a shard: the results are the joined output's
+        distributed.report_shard(part, cache, outcome)
         return
     resumed = resumed[0]
     index = export_annotation_folder(cache, out)

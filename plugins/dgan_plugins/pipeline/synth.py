@@ -166,8 +166,8 @@ def synth_command(
         outcome = write_job(part, path, synth_spec(model, interpreters, layers, keep_features, job), n, batch, fill,
                             hint="use another --out, or --overwrite to replace it", overwrite=overwrite,
                             finish=lambda writer: apply_filter(writer, filt, interpreters, drop))
-    if outcome.what == distributed.SHARD:
-        distributed.report_shard(part, path)
+    if not part.finishes:  # a shard: the results are the joined output's
+        distributed.report_shard(part, path, outcome)
         return
     resumed = resumed[0]
     done = {}

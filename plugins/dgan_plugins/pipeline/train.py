@@ -219,8 +219,8 @@ def train_command(
             save(out)
 
         outcome = distributed.run(part, out, members, 1, write, join)
-    if outcome.what == distributed.SHARD:
-        distributed.report_shard(part, out)
+    if not part.finishes:  # a shard: the results are the joined output's
+        distributed.report_shard(part, out, outcome)
         return
     reports = [MemberReport(**trained[m][1]) for m in sorted(trained)]
     metric_names = sorted({k for r in reports for k in r.metrics})
