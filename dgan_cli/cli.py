@@ -182,7 +182,9 @@ def _interrupted() -> int:
 
 
 def _error(line: str) -> None:
-    err_console.print(f"[red]Error:[/red] {escape_markup(line)}", highlight=False, soft_wrap=True)
+    from dgan_cli.distributed import rank_prefix
+
+    err_console.print(f"[red]Error:[/red] {escape_markup(rank_prefix() + line)}", highlight=False, soft_wrap=True)
 
 
 def entry() -> None:

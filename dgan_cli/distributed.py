@@ -107,6 +107,12 @@ def _launched_rank() -> Optional[tuple[int, int, int]]:
     return (rank, world, local) if world > 1 else None
 
 
+def rank_prefix() -> str:
+    """'rank R: ' under torchrun with several ranks, so that each rank's error line says whose it is."""
+    rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE", "1")
+    return f"rank {rank}: " if rank is not None and world != "1" else ""
+
+
 def _rank_device(device: str, local_rank: int) -> str:
     """`auto` and `cuda` mean this node's GPU number LOCAL_RANK; an explicit `cuda:N` is kept."""
     import torch

@@ -110,3 +110,10 @@ def test_pipe_shards_train_members_joined_equal_one_process(run_cli, tmp_path):
     assert json.loads(one["config"])["training"]["members"] == json.loads(joined["config"])["training"]["members"]
     for a, b in zip(one["members"], joined["members"]):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_pipe_shards_torchrun_error_lines_name_the_rank(run_cli, registry, interpreters, tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    res = run_cli(*synth_args(interpreters, tmp_path / "x", 4, "--shard", "0/2"), registry=registry)
+    assert "Error: rank 1: --shard is for runs without torchrun" in one_error_line(res)
