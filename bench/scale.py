@@ -1,6 +1,6 @@
 """How `dgan synth` scales over processes, and what joining their shards costs.
 
-    python bench/scale.py [--n 3000] [--merge-n 10000] [--pause-pid PID] [--json PATH]
+    python bench/scale.py [--n 3500] [--merge-n 10000] [--pause-pid PID] [--json PATH]
 
 On the toy backbone (64px) with a 10-member segmentation interpreter of
 random weights (bench/synth.py's), `--export none`, one torch thread per
@@ -86,7 +86,7 @@ def efficiency(one: dict, many: dict, clock: str = "wall_s") -> float:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=3000, help="images of the scaling runs")
+    parser.add_argument("--n", type=int, default=3500, help="images of the scaling runs")
     parser.add_argument("--merge-n", type=int, default=10000, help="images of the run whose join is timed (0: skip)")
     parser.add_argument("--gpu-n", type=int, default=4000, help="images of the GPU scaling runs")
     parser.add_argument("--pause-pid", type=int, default=None, help="process to stop during the scaling runs")
@@ -103,7 +103,8 @@ def main(argv=None) -> None:
         interpreters(load_backbone("toy"), "cpu")[0].save(interpreter)
         with paused(args.pause_pid):
             cpu = [timed_run(work, "cpu1", args.n, interpreter, 1), timed_run(work, "cpu2", args.n, interpreter, 2)]
-        results["cpu"] = {"runs": cpu, "efficiency_2": efficiency(*cpu),
+            load = os.getloadavg()[0]  # about 2 when nothing else ran beside the two ranks
+        results["cpu"] = {"runs": cpu, "load_average_1min": load, "efficiency_2": efficiency(*cpu),
                           "efficiency_2_in_command": efficiency(*cpu, clock="command_s")}
         gpus = torch.cuda.device_count()
         if gpus:
@@ -117,6 +118,7 @@ def main(argv=None) -> None:
     write_json(args.json, results)
     rows = [[f"{r['procs']} x {r['device']}", r["images"], r["wall_s"], r["images_per_s"], r["join_s"]]
             for r in cpu + results.get("gpu", {}).get("runs", [])]
+    rows.append(["load average (1 min) after the 2-process run", "", "", load, ""])
     rows.append(["efficiency, 2 CPU processes (wall)", "", "", results["cpu"]["efficiency_2"], ""])
     rows.append(["efficiency, 2 CPU processes (in command)", "", "", results["cpu"]["efficiency_2_in_command"], ""])
     for k, value in results.get("gpu", {}).get("efficiency", {}).items():
