@@ -175,14 +175,15 @@ def sample_command(
     if not np.isfinite(truncation):
         raise DganError(f"--truncation must be a finite number, got {truncation}")
     started = time.perf_counter()
-    resumed = [0]
+    resumed = 0
     with distributed.joined(shard, device) as part:
         model = load_backbone(backbone, device=open_device(part.device))
         chosen = pick_layers(model, layers)
         job = {"name": "sample", "seed": seed, "n": n, "truncation_psi": truncation, "noise_mode": NOISE_MODE}
 
         def fill(writer, items: range) -> None:
-            resumed[0] = writer.count
+            nonlocal resumed
+            resumed = writer.count
             render_to_cache(model, writer, range(seed + items.start, seed + items.stop), chosen, truncation, batch)
 
         outcome = write_job(part, cache, cache_spec(model, chosen, job), n, batch, fill,
@@ -190,7 +191,6 @@ def sample_command(
     if not part.finishes:  # a shard: the results are the joined output's
         distributed.report_shard(part, cache, outcome)
         return
-    resumed = resumed[0]
     index = export_annotation_folder(cache, out)
     summary = {"samples": n, "seeds": [seed, seed + n - 1], "resumed_from": resumed, "cache": str(cache),
                "out": str(out), "layers": [layer.name for layer in chosen],

@@ -143,7 +143,7 @@ def synth_command(
     except (TypeError, ValueError) as exc:
         raise DganError(f"filter '{filter_name}': {exc}", hint="check --filter-option") from exc
     started = time.perf_counter()
-    path, resumed = out / SYNTH_FILE, [n]  # a complete synth.h5 is kept: only the exports are written again
+    path, resumed = out / SYNTH_FILE, n  # a complete synth.h5 is kept: only the exports are written again
     with distributed.joined(shard, device) as part:
         dev = open_device(part.device)
         model = load_backbone(backbone, device=dev)
@@ -156,9 +156,10 @@ def synth_command(
                "interpreters": [{"head": i.head_name, "sha256": i.source_sha256} for i in interpreters]}
 
         def fill(writer, items: range) -> None:
+            nonlocal resumed
             for interp in interpreters:
                 writer.declare_labels(interp.head_name, interp.head.label_schema((model.resolution,) * 2))
-            resumed[0] = writer.count
+            resumed = writer.count
             runners = [interp.fast(dev) for interp in interpreters]
             generate(model, interpreters, runners, filt, writer, list(range(seed + items.start, seed + items.stop)),
                      layers, truncation, batch, tile_rows, keep_features)
@@ -169,7 +170,6 @@ def synth_command(
     if not part.finishes:  # a shard: the results are the joined output's
         distributed.report_shard(part, path, outcome)
         return
-    resumed = resumed[0]
     done = {}
     with CacheReader(path) as reader:
         keep = reader.scores("keep") == 1
