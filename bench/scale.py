@@ -46,7 +46,8 @@ from dgan_cli.console import print_table, write_json  # noqa: E402
 
 def synth_command(work: Path, name: str, n: int, interpreter: Path, procs: int, device: str) -> list[str]:
     args = ["synth", "--backbone", "toy", "--interpreter", str(interpreter), "-n", str(n), "--out", str(work / name),
-            "--export", "none", "--drop", "0.1", "--batch", "4", "--device", device, "--json", str(work / f"{name}.json")]
+            "--export", "none", "--drop", "0.1", "--batch", "4", "--device", device,
+            "--json", str(work / f"{name}.json")]
     if procs == 1:
         return [sys.executable, "-m", "dgan_cli", "-q", *args]
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs),
@@ -125,7 +126,8 @@ def main(argv=None) -> None:
         rows.append([f"efficiency, {k} GPUs", "", "", value, ""])
     if "merge" in results:
         m = results["merge"]
-        rows.append([f"join of 2 shards, {m['images']} images", m["images"], m["wall_s"], m["images_per_s"], m["join_s"]])
+        rows.append([f"join of 2 shards, {m['images']} images", m["images"], m["wall_s"], m["images_per_s"],
+                     m["join_s"]])
         rows.append(["join share: measured / on idle cores", "", "", f"{m['share_measured']:.2%} / "
                      f"{m['share_idle_cores']:.2%}", ""])
     print_table("dgan synth over processes", ["run", "images", "wall s", "images/s", "join s"], rows)

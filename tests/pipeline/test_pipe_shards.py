@@ -30,8 +30,8 @@ def test_pipe_shards_synth_joined_equals_one_process(run_cli, registry, interpre
                       registry=registry)
         assert res.code == 0 and f"shard {index} of 3 is complete" in res.out, res.err
     assert not (tmp_path / "split" / "synth.h5").exists()
-    res = run_cli("-q", *synth_args(interpreters, tmp_path / "split", 7, "--drop", "0.3", "--json", tmp_path / "s.json"),
-                  registry=registry)
+    joined = synth_args(interpreters, tmp_path / "split", 7, "--drop", "0.3", "--json", tmp_path / "s.json")
+    res = run_cli("-q", *joined, registry=registry)
     assert res.code == 0, res.err
     assert json.loads((tmp_path / "s.json").read_text())["joined_shards"] == 3
     assert not (tmp_path / "split" / "synth.shards").exists()

@@ -46,7 +46,7 @@ def test_pipe_torchrun_two_ranks_killed_resumed_equal_one_process(run_cli, regis
     deadline = time.time() + 120
     rank1 = Path(f"{calls}.1")
     while time.time() < deadline and proc.poll() is None:
-        if rank1.exists() and rank1.read_text().strip() and int(rank1.read_text()) >= 3:
+        if rank1.exists() and rank1.read_text().strip() and int(rank1.read_text()) >= 2:  # its first batch is committed
             break
         time.sleep(0.05)
     pid = rank_pid(proc.pid, 1)
