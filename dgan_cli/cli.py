@@ -98,6 +98,9 @@ class _Interrupts:
 
     def __call__(self, signum, frame) -> None:
         self.seen = True
+        if _in_c_callback(frame):  # raised there, it would break the HDF5 write under way: retry soon
+            signal.setitimer(signal.ITIMER_REAL, 0.001)
+            return
         raise KeyboardInterrupt
 
     def unraisable(self, report) -> None:
@@ -105,6 +108,19 @@ class _Interrupts:
             signal.setitimer(signal.ITIMER_REAL, 0.001)
         else:
             self.hook(report)
+
+
+# Modules whose functions C code calls back (h5py's file driver): an exception there cannot reach
+# the caller, and HDF5 goes on with a write half done.
+_C_CALLBACK_MODULES = frozenset({"dgan_cli.cache.guarded"})
+
+
+def _in_c_callback(frame) -> bool:
+    while frame is not None:
+        if frame.f_globals.get("__name__") in _C_CALLBACK_MODULES:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def main(argv: Optional[Sequence[str]] = None, registry: Registry | None = None) -> int:

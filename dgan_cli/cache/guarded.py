@@ -29,6 +29,7 @@ class GuardedFile:
         self.cut_to: int | None = None  # a truncation below the last commit, applied on commit
         self.position = 0
         self.failure: OSError | None = None
+        self.sealed = False  # see seal()
 
     # -- the file-object interface h5py's fileobj driver calls ---------------------
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -56,7 +57,7 @@ class GuardedFile:
     def write(self, data) -> int:
         data = bytes(data)
         if self.failure is None:
-            split = max(0, min(len(data), self.committed - self.position))
+            split = len(data) if self.sealed else max(0, min(len(data), self.committed - self.position))
             if split:
                 self.pending.append((self.position, data[:split]))
             if split < len(data):
@@ -68,7 +69,7 @@ class GuardedFile:
     def truncate(self, size: int | None = None) -> int:
         size = self.position if size is None else size
         if self.failure is None:
-            if size < self.committed:
+            if size < self.committed or self.sealed:
                 self.cut_to = size
             else:
                 self._guard(os.ftruncate, self.fd, size)
@@ -77,7 +78,7 @@ class GuardedFile:
 
     def flush(self) -> None:
         """Commit: growth made durable first, then the overwrites, then made durable again."""
-        if self.failure is not None:
+        if self.failure is not None or self.sealed:
             return
         self._guard(os.fsync, self.fd)
         for offset, chunk in self.pending:
@@ -89,11 +90,20 @@ class GuardedFile:
             self.pending, self.cut_to = [], None
             self.committed = os.fstat(self.fd).st_size
 
+    def seal(self) -> None:
+        """From now on nothing reaches the disk (writes stay in memory, for HDF5 to read back).
+
+        Sealed before HDF5 closes the file: what the close would write (its metadata,
+        and whatever a Ctrl-C left half-done since the last commit) is dropped, so a
+        closed cache is exactly what its last commit left, however the work ended.
+        """
+        self.sealed = True
+
     def close(self) -> None:
-        """Close the file; after a failure, cut it back to its last commit first."""
+        """Close the file; after a failure or a seal, cut it back to its last commit first."""
         if self.fd < 0:
             return
-        if self.failure is not None:
+        if self.failure is not None or self.sealed:
             try:
                 os.ftruncate(self.fd, self.committed)  # frees space, so it works on a full disk
             except OSError:

@@ -27,6 +27,9 @@ class CacheReader:
             if not self.complete and not allow_incomplete:
                 raise CacheFormatError(f"{self.path}: incomplete cache (its writer was interrupted)",
                                        hint="run the same command again to resume it")
+            if S.ATTR_COMMITTED not in self.h5.attrs:  # written at creation, with the header: only damage removes it
+                raise CacheFormatError(f"{self.path}: damaged (no committed count)",
+                                       hint="delete it and run the command that made it again")
             self.n = int(self.h5.attrs[S.ATTR_COMMITTED])
             if self.h5["images"].shape[0] < self.n:
                 raise CacheFormatError(f"{self.path}: truncated cache ({self.h5['images'].shape[0]} "

@@ -118,6 +118,7 @@ class CacheWriter:
                                        "(other backbone, layers or parameters)",
                                        hint="delete it or use the original settings")
         except BaseException:
+            h5.guarded.seal()
             h5.close()
             h5.guarded.close()
             raise
@@ -139,6 +140,7 @@ class CacheWriter:
                 raise CacheFormatError(f"{path}: the cache is incomplete",
                                        hint="run the command that makes it again to finish it")
         except BaseException:
+            h5.guarded.seal()
             h5.close()
             h5.guarded.close()
             raise
@@ -305,6 +307,8 @@ class CacheWriter:
         self.close()
 
     def close(self) -> None:
+        """Close; anything not committed by a flush (a step a Ctrl-C cut short) is dropped."""
+        self.h5.guarded.seal()
         if self.h5.id.valid:
             try:
                 self.h5.close()

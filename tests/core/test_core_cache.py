@@ -108,6 +108,12 @@ def test_refuses_foreign_truncated_and_other_version_files(tmp_path):
         f.attrs["format_version"] = 99
     with pytest.raises(CacheFormatError, match="format v99"):
         CacheReader(newer)
+    damaged = tmp_path / "damaged.h5"
+    shutil.copy(good, damaged)
+    with h5py.File(damaged, "r+") as f:
+        del f.attrs["committed"]
+    with pytest.raises(CacheFormatError, match="damaged"):
+        CacheReader(damaged)
 
 
 def test_labels_added_later_and_schema_conflict(tmp_path):
