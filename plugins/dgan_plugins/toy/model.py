@@ -249,9 +249,9 @@ def scene_from_latent(z: np.ndarray, resolution: int) -> Scene:
     object_class = int(np.argmax(f.z[:len(OBJECT_CLASSES)]))
     kind = OBJECT_CLASSES[object_class]
     # pose, framing, light and background first, so that each keeps its component in every class
-    yaw, pitch, roll = f.uniform(-0.35, 0.35), f.uniform(-0.15, 0.15), f.uniform(-0.12, 0.12)
-    scale = resolution * f.uniform(0.31, 0.36)
-    centre_px = (resolution * (0.5 + f.uniform(-0.04, 0.04)), resolution * (0.46 + f.uniform(-0.04, 0.04)))
+    yaw, pitch, roll = f.uniform(-0.12, 0.12), f.uniform(-0.06, 0.06), f.uniform(-0.04, 0.04)
+    scale = resolution * f.uniform(0.325, 0.345)
+    centre_px = (resolution * (0.5 + f.uniform(-0.01, 0.01)), resolution * (0.46 + f.uniform(-0.01, 0.01)))
     light = np.array([f.uniform(-0.5, 0.5), f.uniform(0.0, 0.5), -1.0])
     ambient = f.uniform(0.55, 0.7)
     top = np.array([f.uniform(0.2, 0.85) for _ in range(3)])
