@@ -71,3 +71,15 @@ def test_bad_input_is_one_line_and_exit_2(run_cli, sets, args, words):
     assert result.code == 2, result.err
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and words in lines[0], result.err
+
+
+def test_learning_curve_scores_the_test_set_along_the_way(run_cli, sets, tmp_path):
+    args = ["-q", "eval", "--train", sets / "train", "--test", sets / "test", "--head", "segmentation",
+            "--steps", "4", "--batch", "2", "--width", "4", "--device", "cpu"]
+    assert run_cli(*args, "--curve-every", "2", "--json", tmp_path / "c.json").code == 0
+    assert run_cli(*args, "--json", tmp_path / "plain.json").code == 0
+    curve, plain = (json.loads((tmp_path / n).read_text()) for n in ("c.json", "plain.json"))
+    assert [p["step"] for p in curve["curve"]] == [2, 4]
+    assert curve["curve"][-1]["miou"] == curve["metrics"]["miou"]
+    # scoring along the way must not change the training itself
+    assert curve["metrics"] == plain["metrics"] and "curve" not in plain

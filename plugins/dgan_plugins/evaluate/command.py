@@ -32,6 +32,8 @@ def eval_command(
     pck_norm: str = typer.Option("image", "--pck-norm", help="PCK distance unit: image (max(H, W)) or bbox "
                                  "(longer side of the visible keypoints' box)."),
     seed: int = typer.Option(0, "--seed", help="Seeds weights, batch order and augmentation."),
+    curve_every: int = typer.Option(0, "--curve-every", help="Also score the test set every N steps: the "
+                                    "learning curve, in the JSON's `curve` (0: only at the end)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (same bytes per seed on CPU)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
 ) -> None:
@@ -49,7 +51,8 @@ def eval_command(
     for ok, rule in ((steps >= 1, "--steps must be at least 1"),
                      (batch >= 2, "--batch must be at least 2 (batch-norm layers need two images)"),
                      (width >= 4, "--width must be at least 4"), (lr > 0, "--lr must be positive"),
-                     (sigma is None or sigma > 0, "--sigma must be positive")):
+                     (sigma is None or sigma > 0, "--sigma must be positive"),
+                     (curve_every >= 0, "--curve-every must be 0 or more")):
         if not ok:
             raise DganError(rule)
     if augment and head not in AUGMENTED:
@@ -68,7 +71,7 @@ def eval_command(
 
     train_set = load_set(train_path, head, "training")
     test_set = load_set(test_path, head, "test")
-    result = evaluate(train_set, test_set, head, cfg, opts, progress=progress)
+    result = evaluate(train_set, test_set, head, cfg, opts, progress=progress, curve_every=curve_every)
     rows = [["training images", len(train_set)], ["test images", len(test_set)], *_rows(result["metrics"])]
     print_table(f"dgan eval: {head}, {net}, {steps} steps", ["metric", "value"], rows)
     write_json(json_path, result)

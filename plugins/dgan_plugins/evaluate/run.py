@@ -44,11 +44,13 @@ def make_task(kind: str, train_set: LabelledSet, opts: EvalOptions):
 
 
 def evaluate(train_set: LabelledSet, test_set: LabelledSet, kind: str, cfg: TrainConfig,
-             opts: EvalOptions, progress: Callable = _no_progress) -> dict:
+             opts: EvalOptions, progress: Callable = _no_progress, curve_every: int = 0) -> dict:
     """Train on `train_set` for cfg.steps steps and return the test metrics and run facts.
 
     `progress(description, total)` is a context manager giving a bar with
     `advance(n)` (dgan_cli.console.progress); it opens only after every check passed.
+    `curve_every` > 0 also scores the test set every that many steps (the
+    learning curve, `curve` in the result: reported, never used to choose anything).
     """
     check_compatible(train_set, test_set, kind)
     task = make_task(kind, train_set, opts)
@@ -56,11 +58,22 @@ def evaluate(train_set: LabelledSet, test_set: LabelledSet, kind: str, cfg: Trai
     encoder = load_resnet18_state(opts.encoder) if opts.encoder else None
     model = build_network(opts.net, task.channels, opts.width, encoder)
     augmenter = Augmenter(kind, mirror_permutation(train_set.names)) if cfg.augment else None
+    curve = []
+
+    def on_step(step: int, bar) -> None:
+        bar.advance(1)
+        done = step + 1
+        if curve_every and done % curve_every == 0 and done < cfg.steps:
+            curve.append({"step": done, **_headline(score(model, task, test_set, cfg.batch, cfg.device))})
+            model.train()
+
     start = time.perf_counter()
     with progress(f"Training {opts.net} ({kind}, {len(train_set)} images)", cfg.steps) as bar:
-        losses = train(model, task, train_set, cfg, augmenter, on_step=lambda step, loss: bar.advance(1))
+        losses = train(model, task, train_set, cfg, augmenter, on_step=lambda step, loss: on_step(step, bar))
     trained = time.perf_counter()
     metrics = score(model, task, test_set, cfg.batch, cfg.device)
+    if curve_every:
+        curve.append({"step": cfg.steps, **_headline(metrics)})
     tail = losses[-max(1, len(losses) // 10):]
     return {
         "head": kind,
@@ -72,4 +85,10 @@ def evaluate(train_set: LabelledSet, test_set: LabelledSet, kind: str, cfg: Trai
         "loss": {"first": losses[0], "last_10pct_mean": sum(tail) / len(tail)},
         "seconds": {"train": trained - start, "test": time.perf_counter() - trained},
         "metrics": metrics,
+        **({"curve": curve} if curve_every else {}),
     }
+
+
+def _headline(metrics: dict) -> dict:
+    """The scalar metrics (per-class tables left out) of one point of a learning curve."""
+    return {k: v for k, v in metrics.items() if not isinstance(v, dict)}
