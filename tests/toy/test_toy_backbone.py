@@ -23,3 +23,21 @@ def test_missing_toy_weights_are_one_line(run_cli, monkeypatch, tmp_path):
     result = run_cli("backbone", "info", "toy")
     assert result.code == 2 and len(result.err.strip().splitlines()) == 1
     assert "toy backbone's weights are missing" in result.err
+
+
+def test_shipped_toy_weights_are_the_v2_generator_and_draw_the_parts():
+    from dgan_plugins.stylegan2.checkpoint import read_checkpoint
+    from dgan_plugins.toy.annotator import load_annotator
+    from dgan_plugins.toy.fidelity import class_shares
+    from dgan_plugins.toy.gan_images import generate_images
+    from dgan_plugins.toy.render import PART_CLASSES
+
+    assert toy.TOY_WEIGHTS.stat().st_size <= 15 * 2 ** 20
+    training = read_checkpoint(toy.TOY_WEIGHTS)["training"]
+    assert training["config"]["objective"] == "paired+gan" and training["images_seen"] >= 700_000
+    annotator, _ = load_annotator()
+    images = generate_images(dgan_cli.load_backbone("toy"), range(32), 1.0, 16)
+    _, presence = class_shares(annotator.predict(images).segmentation, len(PART_CLASSES))
+    present = dict(zip(PART_CLASSES, presence))
+    # the v1 weights drew a nose in a third of their samples and a mouth in half
+    assert min(present["eye"], present["nose"], present["mouth"]) >= 0.9, present
