@@ -40,8 +40,14 @@ def test_demo_recipe_runs_both_label_paths_and_the_baseline():
     assert commands["sample"] == "sample" and commands["annotate-import"] == "annotate-import"  # DatasetGAN
     assert commands["invert"] == "invert"  # HandsOff
     assert [s.name for s in recipe.stages if s.results] == ["eval-datasetgan", "eval-handsoff", "eval-few-shot"]
-    few_shot = next(s for s in recipe.stages if s.name == "eval-few-shot")
-    assert "--augment" in few_shot.run
+
+
+@pytest.mark.parametrize("path", [RECIPE, *TOY_RECIPES], ids=lambda p: p.name)
+def test_every_downstream_row_gets_the_same_schedule(path):
+    """One protocol for every row: the same steps variable and augmentation, no per-row learning rate."""
+    evals = [s.run for s in load_recipe(path).stages if s.run[0] == "eval"]
+    for run in evals:
+        assert "--augment" in run and run[run.index("--steps") + 1] == "{eval_steps}" and "--lr" not in run
 
 
 def test_demo_without_annotations_is_one_line(run_cli, tmp_path, monkeypatch):
@@ -59,10 +65,13 @@ def test_demo_runs_end_to_end_on_stand_in_annotations(run_cli, tmp_path):
     assert result.code == 0, result.err
     summary = json.loads((tmp_path / "demo.json").read_text())
     rows = summary["results"]
-    assert list(rows) == ["DatasetGAN: 16 annotated GAN samples", "HandsOff: 16 real labels, inverted",
-                          "few-shot baseline: the same 16 real labels"]
-    assert [r["train_images"] for r in rows.values()] == [4, 4, 16]
+    assert sorted(rows) == ["datasetgan", "few_shot", "handsoff"]
+    assert rows["datasetgan"]["label"] == "DatasetGAN: 16 annotated GAN samples"
+    assert [rows[k]["train_images"] for k in ("datasetgan", "handsoff", "few_shot")] == [4, 4, 16]
     assert all(0 <= r["miou"] <= 1 for r in rows.values())
+    ratios = summary["miou_over_few_shot"]
+    assert sorted(ratios) == ["datasetgan", "handsoff"]
+    assert ratios["handsoff"] == pytest.approx(rows["handsoff"]["miou"] / rows["few_shot"]["miou"])
     assert all(Path(sheet).is_file() for sheet in summary["contact_sheets"])
     imported = tmp_path / "demo" / "datasetgan" / "annotated.h5"
     with h5py.File(imported) as cache:

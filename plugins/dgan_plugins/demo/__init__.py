@@ -57,9 +57,18 @@ def demo_command(
                 demo_rows(evals, summary["labels"]))
     sheets = [str(out / name) for name in SHEETS]
     out_console.print(f"contact sheets: {', '.join(sheets)}")
+    base = evals[BASELINE]["metrics"]["miou"]
     write_json(json_path, {"annotations": str(annotations), "contact_sheets": sheets,
-                           "results": {summary["labels"][stage]: {"train_images": e["train"]["images"],
-                                                                  **e["metrics"]} for stage, e in evals.items()}})
+                           "results": {result_key(stage): {"label": summary["labels"][stage],
+                                                           "train_images": e["train"]["images"], **e["metrics"]}
+                                       for stage, e in evals.items()},
+                           "miou_over_few_shot": {result_key(stage): e["metrics"]["miou"] / base if base else None
+                                                  for stage, e in evals.items() if stage != BASELINE}})
+
+
+def result_key(stage: str) -> str:
+    """The stable JSON key of a results stage: eval-few-shot -> few_shot."""
+    return stage.removeprefix("eval-").replace("-", "_")
 
 
 def result_files(recipe) -> dict:
