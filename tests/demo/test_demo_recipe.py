@@ -13,8 +13,8 @@ from demo_standin import write_standin
 
 ROOT = Path(__file__).resolve().parents[2]
 TOY_RECIPES = sorted((ROOT / "recipes" / "toy").glob("*.toml"))
-TINY = {"test_images": "4", "invert_steps": "1", "members": "1", "pixels": "256", "synth_images": "4",
-        "eval_steps": "2"}
+TINY = {"test_images": "4", "invert_steps": "1", "members": "1", "epochs": "1", "pixels": "256",
+        "synth_images": "4", "eval_steps": "2"}
 
 
 @pytest.mark.parametrize("path", [RECIPE, *TOY_RECIPES], ids=lambda p: p.name)
