@@ -136,3 +136,25 @@ def write_section(path: Path, section: str, text: str) -> None:
         doc = (doc.rstrip() + "\n\n" if doc.strip() else "") + block + "\n"
     with atomic_output(path) as tmp:
         tmp.write_text(doc)
+
+
+def plot_against(rows: list[dict], x_var: str, path: Path) -> Path:
+    """One metric of the table's rows against the numeric group variable `x_var`: a line per
+    source through its means, with a band of one std (e.g. mIoU against the number of labels)."""
+    from dgan_cli.plot import Series, line_chart
+
+    metrics = list(dict.fromkeys(r["name"] for r in rows))
+    if len(metrics) != 1:
+        raise DganError(f"--plot draws one metric, the table holds {len(metrics)}", hint="give one --metric")
+    points: dict[str, list[tuple[float, float, float]]] = {}
+    for row in rows:
+        value = row["group"].get(x_var)
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise DganError(f"--x {x_var}: not a numeric matrix variable of every row "
+                            f"({row['label']} has {value!r})") from None
+        points.setdefault(row["label"], []).append((x, row["mean"], row["std"]))
+    series = [Series(label, *map(list, zip(*sorted(p)))) for label, p in points.items()]
+    return line_chart(series, path, title=f"{metrics[0]} against {x_var} (mean ± std over runs)",
+                      x_label=x_var, y_label=metrics[0])

@@ -53,16 +53,28 @@ def register(app: typer.Typer, invoke: Callable[[list[str]], int]) -> None:
         section: Optional[str] = typer.Option(None, "--section", help="Name of the marked section of --table "
                                               "to replace (appended when absent)."),
         json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the rows as JSON."),
+        plot_path: Optional[Path] = typer.Option(None, "--plot", help="Also draw one metric against a numeric "
+                                                 "matrix variable (--x) as a PNG: one line per source, mean "
+                                                 "± std band."),
+        x_var: Optional[str] = typer.Option(None, "--x", help="The matrix variable of --plot's x axis, e.g. "
+                                            "labels."),
     ) -> None:
         """Mean ± std per group and metric of several recipes' results, with ratios to two sources."""
         from dgan_cli.results_table import build_table, load_summary, markdown, parse_metrics, write_section
 
         if (table_path is None) != (section is None):
             raise DganError("--table and --section go together")
+        if (plot_path is None) != (x_var is None):
+            raise DganError("--plot and --x go together")
         loaded = [load_summary(p) for p in summaries]
         table = build_table(loaded, parse_metrics(list(metrics or [])), baseline, reference)
         print_table("dgan results: mean ± std over runs", table["columns"], table["cells"])
         if table_path is not None:
             write_section(table_path, section, markdown(table))
             out_console.print(f"table written to {table_path} (section '{section}')")
+        if plot_path is not None:
+            from dgan_cli.results_table import plot_against
+
+            plot_against(table["rows"], x_var, plot_path)
+            out_console.print(f"plot written to {plot_path}")
         write_json(json_path, {"summaries": [str(p) for p in summaries], **table})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import typer
 
 from dgan_cli import hookimpl
@@ -310,3 +311,27 @@ def test_no_import_cycle_among_cli_run_command_and_recipe():
     assert "dgan_cli.recipe" in imported("commands/run_cmd.py")
     assert not imported("commands/run_cmd.py") & {"dgan_cli.cli"}
     assert not imported("recipe.py") & {"dgan_cli.cli", "dgan_cli.commands.run_cmd", "dgan_cli.commands"}
+
+
+def test_results_plot_one_metric_against_a_numeric_variable(tmp_path):
+    from PIL import Image
+
+    from dgan_cli.results_table import plot_against
+
+    def row(label, labels, mean):
+        return {"group": {"labels": labels}, "name": "mIoU", "label": label, "mean": mean, "std": 0.02}
+
+    rows = [row("few-shot", 16, 0.6), row("few-shot", 4, 0.3), row("DatasetGAN", 4, 0.5), row("DatasetGAN", 16, 0.7)]
+    path = plot_against(rows, "labels", tmp_path / "curve.png")
+    pixels = {colour for _, colour in Image.open(path).convert("RGB").getcolors(1 << 20)}
+    assert {(31, 119, 180), (214, 39, 40)} <= pixels  # one line per source, in the first two colours
+    with pytest.raises(DganError, match="draws one metric"):
+        plot_against([*rows, {**rows[0], "name": "error"}], "labels", tmp_path / "x.png")
+
+
+def test_results_plot_bad_input_is_one_line(run_cli, tmp_path):
+    paths = summaries(run_cli, tmp_path)
+    result = run_cli("results", *paths, "--metric", "metrics.miou", "--plot", tmp_path / "p.png", "--x", "head")
+    assert result.code == 2 and "--x head: not a numeric matrix variable" in result.err
+    assert run_cli("results", *paths, "--plot", tmp_path / "p.png").code == 2
+    assert not (tmp_path / "p.png").exists()
