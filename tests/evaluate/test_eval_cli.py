@@ -83,3 +83,5 @@ def test_learning_curve_scores_the_test_set_along_the_way(run_cli, sets, tmp_pat
     assert curve["curve"][-1]["miou"] == curve["metrics"]["miou"]
     # scoring along the way must not change the training itself
     assert curve["metrics"] == plain["metrics"] and "curve" not in plain
+    # its time is reported on its own, not as training time
+    assert curve["seconds"]["curve"] > 0 and "curve" not in plain["seconds"]

@@ -12,7 +12,7 @@ from dgan_plugins.stylegan2.train.config import new_config, resumed_config
 from dgan_plugins.stylegan2.train.data import EpochSampler, FolderImages
 from dgan_plugins.stylegan2.train.discriminator import Discriminator, minibatch_stddev
 from dgan_plugins.stylegan2.train.losses import (PathLength, discriminator_loss, generator_loss,
-                                                 r1_penalty)
+                                                 r1_penalty, reconstruction_loss)
 
 
 @pytest.fixture(autouse=True)
@@ -73,6 +73,20 @@ def test_losses_prefer_the_right_logits():
     assert discriminator_loss(high, low) < discriminator_loss(zeros, zeros) < discriminator_loss(low, high)
     assert discriminator_loss(zeros, zeros).item() == pytest.approx(2 * np.log(2))
     assert generator_loss(high) < generator_loss(zeros) < generator_loss(low)
+
+
+def test_reconstruction_weight_scales_the_error_where_it_is_set():
+    target = torch.zeros(2, 3, 8, 8, dtype=torch.float64)
+    fake = target.clone()
+    fake[:, :, 2:4, 2:4] = 1.0  # the only error: a 2x2 patch
+    plain = reconstruction_loss(fake, target)
+    assert reconstruction_loss(fake, target, torch.ones(2, 1, 8, 8, dtype=torch.float64)).item() == plain.item()
+    detail = torch.zeros(2, 1, 8, 8, dtype=torch.float64)
+    detail[:, :, 1:5, 1:5] = 1.0  # covers the patch and its outline: every wrong pixel and edge
+    assert reconstruction_loss(fake, target, 1 + 7 * detail).item() == pytest.approx(8 * plain.item(), rel=1e-12)
+    elsewhere = torch.zeros_like(detail)
+    elsewhere[:, :, 6:, 6:] = 1.0
+    assert reconstruction_loss(fake, target, 1 + 7 * elsewhere).item() == pytest.approx(plain.item(), rel=1e-12)
 
 
 def test_training_a_tiny_gan_moves_both_losses_the_right_way():
@@ -192,6 +206,12 @@ def test_config_defaults_heuristics_and_resume_rules(tmp_path):
         resumed_config(recorded, {"toy_images": 50})
     with pytest.raises(DganError, match="--batch must be at least 1"):
         new_config({"data": "toy", "batch": 0}, resolution=64, data_images=10)
+    assert config.detail_weight == 1
+    assert resumed_config(recorded, {"detail_weight": 8.0, "objective": "paired+gan"}).detail_weight == 8
+    old_run = {k: v for k, v in recorded.items() if k != "detail_weight"}  # written before the option
+    assert resumed_config(old_run, {}).detail_weight == 1
+    with pytest.raises(DganError, match="--detail-weight must be >= 1, got 0.5"):
+        new_config({"data": "toy", "detail_weight": 0.5}, resolution=64, data_images=10)
 
 
 def test_folder_takes_top_level_photos_or_a_labelled_folders_images(tmp_path):

@@ -151,7 +151,8 @@ def _open_source(data: str, resolution: int | None, count: int | None):
 
 
 def _paired_targets(config: TrainConfig, source):
-    """The source's latent renderer when the objective needs one; refused for sources without it."""
+    """`z -> (images, detail or None)` from the source when the objective needs one;
+    refused for sources that cannot render latents (or mark detail, with --detail-weight)."""
     if not config.paired:
         return None
     render = getattr(source, "render_latents", None)
@@ -161,7 +162,12 @@ def _paired_targets(config: TrainConfig, source):
     if source.latent_dim != config.z_dim:
         raise DganError(f"--objective {config.objective}: the toy world's latent has {source.latent_dim} "
                         f"components, so --z-dim must be {source.latent_dim}, not {config.z_dim}")
-    return render
+    if config.detail_weight == 1:
+        return lambda latents: (render(latents), None)
+    with_detail = getattr(source, "render_latents_with_detail", None)
+    if with_detail is None:
+        raise DganError(f"--detail-weight needs a data source that marks detail pixels; {source.describe()} does not")
+    return with_detail
 
 
 def _check_same_run(config: TrainConfig, state: dict, path: Path) -> None:

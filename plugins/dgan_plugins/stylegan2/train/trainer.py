@@ -45,7 +45,8 @@ class Trainer:
     """G, G_ema, D and their optimisers on one device; `step()` advances them by one batch."""
 
     def __init__(self, config: TrainConfig, device: torch.device, render_latents=None):
-        """`render_latents(z)`: uint8 NHWC images of float32 latents [N, z_dim], for the paired objective."""
+        """`render_latents(z)`: for the paired objective, the images of float32 latents [N, z_dim]
+        (uint8 NHWC) and a detail mask (bool [N, H, W]) or None."""
         self.config, self.device = config, device
         self.render_latents = render_latents
         torch.manual_seed(stream_seed(config.seed, 0, INIT))
@@ -116,14 +117,18 @@ class Trainer:
         return stats
 
     def _paired_loss(self, batch: int, rng: torch.Generator, stats: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """L1 (pixels and edges) between G(z) and the source's image of z; no style mixing,
-        whose mixed latents have no image of their own."""
+        """L1 (pixels and edges) between G(z) and the source's image of z, detail pixels
+        weighted by detail_weight; no style mixing, whose mixed latents have no image of their own."""
         z = torch.randn([batch, self.config.z_dim], generator=rng)
-        target = torch.from_numpy(self.render_latents(z.numpy())).to(self.device)
-        target = target.permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1
+        images, detail = self.render_latents(z.numpy())
+        target = torch.from_numpy(images).to(self.device).permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1
+        weight = None
+        if detail is not None:
+            detail = torch.from_numpy(detail).to(self.device, torch.float32)[:, None]
+            weight = 1 + (self.config.detail_weight - 1) * detail
         ws = self.G.mapping(z.to(self.device), self._no_c[:batch])
         fake = self.G.synthesis(ws, noise_mode="random")
-        loss = reconstruction_loss(fake, target)
+        loss = reconstruction_loss(fake, target, weight)
         stats["recon"] = loss.detach()
         return loss, fake
 
