@@ -33,7 +33,7 @@ def make_step(objective: str, base: int, cmax: int, steps: int, batch: int):
     source = ToyImages(steps * batch + batch, 64)
     config = new_config({"data": "toy", "objective": objective, "channel_base": base, "channel_max": cmax,
                          "batch": batch, "augment": "none", "lr": 0.002}, 64, len(source))
-    trainer = Trainer(config, torch.device("cpu"), render_latents=lambda z: (source.render_latents(z), None))
+    trainer = Trainer(config, torch.device("cpu"), render_latents=source.render_latents)
 
     def one(i):
         real = None

@@ -118,8 +118,7 @@ class DataSourceSpec:
     `resolution` and `count` (`--resolution`, `--toy-images`) may be None for the
     source's defaults. A dataset that can render the image of a latent vector
     also has `latent_dim` and `render_latents(latents)` -> uint8 [B, R, R, 3],
-    which `--objective paired` needs; `render_latents_with_detail(latents)` ->
-    (those images, bool [B, R, R] marking the small parts) serves `--detail-weight`.
+    which `--objective paired` needs.
     """
 
     name: str

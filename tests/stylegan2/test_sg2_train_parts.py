@@ -12,7 +12,8 @@ from dgan_plugins.stylegan2.train.config import new_config, resumed_config
 from dgan_plugins.stylegan2.train.data import EpochSampler, FolderImages
 from dgan_plugins.stylegan2.train.discriminator import Discriminator, minibatch_stddev
 from dgan_plugins.stylegan2.train.losses import (PathLength, discriminator_loss, generator_loss,
-                                                 r1_penalty, reconstruction_loss)
+                                                 per_sample_reconstruction, r1_penalty, reconstruction_loss)
+from dgan_plugins.stylegan2.train.trainer import Trainer
 
 
 @pytest.fixture(autouse=True)
@@ -75,18 +76,41 @@ def test_losses_prefer_the_right_logits():
     assert generator_loss(high) < generator_loss(zeros) < generator_loss(low)
 
 
-def test_reconstruction_weight_scales_the_error_where_it_is_set():
-    target = torch.zeros(2, 3, 8, 8, dtype=torch.float64)
-    fake = target.clone()
-    fake[:, :, 2:4, 2:4] = 1.0  # the only error: a 2x2 patch
-    plain = reconstruction_loss(fake, target)
-    assert reconstruction_loss(fake, target, torch.ones(2, 1, 8, 8, dtype=torch.float64)).item() == plain.item()
-    detail = torch.zeros(2, 1, 8, 8, dtype=torch.float64)
-    detail[:, :, 1:5, 1:5] = 1.0  # covers the patch and its outline: every wrong pixel and edge
-    assert reconstruction_loss(fake, target, 1 + 7 * detail).item() == pytest.approx(8 * plain.item(), rel=1e-12)
-    elsewhere = torch.zeros_like(detail)
-    elsewhere[:, :, 6:, 6:] = 1.0
-    assert reconstruction_loss(fake, target, 1 + 7 * elsewhere).item() == pytest.approx(plain.item(), rel=1e-12)
+def test_reconstruction_is_the_mean_of_its_per_sample_values():
+    fake, target = torch.randn(3, 3, 8, 8, dtype=torch.float64), torch.zeros(3, 3, 8, 8, dtype=torch.float64)
+    fake[1] = 0  # a perfect sample
+    per_sample = per_sample_reconstruction(fake, target)
+    assert per_sample[1] == 0 and per_sample[0] > 0 and per_sample[2] > 0
+    assert reconstruction_loss(fake, target).item() == pytest.approx(per_sample.mean().item(), rel=1e-12)
+
+
+def test_paired_pool_regresses_on_the_latents_the_generator_gets_most_wrong():
+    """Targets are black where z[0] < 0, mid-grey elsewhere; G starts out drawing grey
+    (its toRGB weights zeroed), so the mined batch takes every black one it can."""
+    def render(z):
+        images = np.full((len(z), 8, 8, 3), 128, np.uint8)
+        images[z[:, 0] < 0] = 0
+        return images
+
+    config = new_config({"data": "toy", "objective": "paired", "paired_pool": 4, "batch": 4, "channel_base": 32,
+                         "channel_max": 8, "z_dim": 8, "w_dim": 8, "mapping_layers": 1, "device": "cpu"},
+                        resolution=8, data_images=10)
+    trainer = Trainer(config, torch.device("cpu"), render_latents=render)
+    with torch.no_grad():
+        for name, param in trainer.G.synthesis.named_parameters():
+            if ".torgb.weight" in name or ".torgb.bias" in name:
+                param.zero_()
+    regressed = []
+    draw = trainer._paired_fake
+    trainer._paired_fake = lambda z: (regressed.append(z), draw(z))[1]
+    stats = trainer.step(None)
+    pool = torch.cat(regressed[:4])  # the no-grad passes over the pool, then the regressed batch
+    black = int((pool[:, 0] < 0).sum())
+    assert len(regressed) == 5 and 0 < black < 16
+    assert int((regressed[4][:, 0] < 0).sum()) == min(4, black)
+    assert stats["recon"] > stats["recon_pool"]  # the mined batch is harder than the pool's average
+    with pytest.raises(DganError, match="--paired-pool must be at least 1, got 0"):
+        new_config({"data": "toy", "paired_pool": 0}, resolution=8, data_images=10)
 
 
 def test_training_a_tiny_gan_moves_both_losses_the_right_way():
@@ -206,12 +230,10 @@ def test_config_defaults_heuristics_and_resume_rules(tmp_path):
         resumed_config(recorded, {"toy_images": 50})
     with pytest.raises(DganError, match="--batch must be at least 1"):
         new_config({"data": "toy", "batch": 0}, resolution=64, data_images=10)
-    assert config.detail_weight == 1
-    assert resumed_config(recorded, {"detail_weight": 8.0, "objective": "paired+gan"}).detail_weight == 8
-    old_run = {k: v for k, v in recorded.items() if k != "detail_weight"}  # written before the option
-    assert resumed_config(old_run, {}).detail_weight == 1
-    with pytest.raises(DganError, match="--detail-weight must be >= 1, got 0.5"):
-        new_config({"data": "toy", "detail_weight": 0.5}, resolution=64, data_images=10)
+    assert config.paired_pool == 1
+    assert resumed_config(recorded, {"paired_pool": 2, "objective": "paired+gan"}).paired_pool == 2
+    old_run = {k: v for k, v in recorded.items() if k != "paired_pool"}  # written before the option
+    assert resumed_config(old_run, {}).paired_pool == 1
 
 
 def test_folder_takes_top_level_photos_or_a_labelled_folders_images(tmp_path):

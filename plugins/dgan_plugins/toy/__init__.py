@@ -95,21 +95,6 @@ class ToyImages:
         """uint8 NHWC images the world draws at these latents (the paired objective's targets)."""
         return self._render_latents(latents, self.resolution)["images"]
 
-    def render_latents_with_detail(self, latents):
-        """The images, and which pixels show a small part (eye, eyebrow, nose, mouth, grown by
-        one pixel to hold its outline): a plain L1 lets a generator leave them faint."""
-        import numpy as np
-
-        from dgan_plugins.toy.render import PART_CLASSES
-
-        scene = self._render_latents(latents, self.resolution)
-        small = [PART_CLASSES.index(name) for name in ("eye", "eyebrow", "nose", "mouth")]
-        mask = np.pad(np.isin(scene["segmentation"], small), ((0, 0), (1, 1), (1, 1)))
-        grown = mask[:, 1:-1, 1:-1].copy()
-        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)):
-            grown |= mask[:, 1 + dy:mask.shape[1] - 1 + dy, 1 + dx:mask.shape[2] - 1 + dx]
-        return scene["images"], grown
-
     def batch(self, indices):
         import numpy as np
 

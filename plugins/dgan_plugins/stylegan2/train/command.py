@@ -42,9 +42,9 @@ def train_command(
         None, help="gan, paired (regress G(z) on the source's image of z; toy) or paired+gan (default gan). "
                    "May change on --resume."),
     recon_weight: Optional[float] = typer.Option(None, help="Weight of the paired loss in paired+gan (default 20)."),
-    detail_weight: Optional[float] = typer.Option(
-        None, help="Paired loss weight on the pixels the source marks as detail (toy: eyes, brows, nose, "
-                   "mouth), 1 = plain (default 1). May change on --resume."),
+    paired_pool: Optional[int] = typer.Option(
+        None, help="Hard-example mining: regress on the batch G reconstructs worst among pool x batch "
+                   "latents, 1 = off (default 1). May change on --resume."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint (starts it if --out is empty)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
 ) -> None:
@@ -58,7 +58,7 @@ def train_command(
         mapping_layers=mapping_layers, mapping_lr=mapping_lr, lr=lr, r1_gamma=r1_gamma, r1_every=r1_every, pl_weight=pl_weight,
         style_mixing=style_mixing, ema_kimg=ema_kimg, augment=augment, seed=seed,
         snapshot_every=snapshot_every, log_every=log_every, keep_checkpoints=keep_checkpoints, device=device,
-        objective=objective, recon_weight=recon_weight, detail_weight=detail_weight,
+        objective=objective, recon_weight=recon_weight, paired_pool=paired_pool,
     )
     summary = train_backbone(out, options, resume=resume)
     metrics = summary["last_metrics"]

@@ -41,19 +41,20 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "objective": "gan",
     "recon_weight": 20.0,
-    "detail_weight": 1.0,
+    "paired_pool": 1,
 }
 # gan: the adversarial game alone. paired: regress G(z) on the data source's own
 # image of z (pixel + edge L1; a source that renders from latents, e.g. toy).
-# paired+gan: both, the reconstruction weighted by recon_weight. detail_weight
-# scales the reconstruction on the pixels the source marks as detail (toy: the
-# small parts), which an L1 over the whole image lets the generator neglect.
+# paired+gan: both, the reconstruction weighted by recon_weight. paired_pool > 1
+# mines hard examples: of pool x batch latents, the step regresses on the batch
+# that G reconstructs worst, so regions of z it has not learned (a whole image
+# class) get the steps instead of the ones it already draws.
 OBJECTIVES = ("gan", "paired", "paired+gan")
 
 # Fields that do not change what is computed, so a resume may set them anew.
-# The objective and its weights may change too: a run regresses first, then adds the game.
+# The objective and its settings may change too: a run regresses first, then adds the game.
 RESUME_MAY_CHANGE = ("steps", "device", "snapshot_every", "log_every", "keep_checkpoints", "objective",
-                     "recon_weight", "detail_weight")
+                     "recon_weight", "paired_pool")
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class TrainConfig:
     device: str
     objective: str
     recon_weight: float
-    detail_weight: float
+    paired_pool: int
 
     @property
     def paired(self) -> bool:
@@ -139,7 +140,7 @@ def resumed_config(recorded: dict[str, Any], options: dict[str, Any]) -> TrainCo
     if recorded.get("format") != CONFIG_FORMAT:
         raise DganError(f"config.json is not a dgan training config (format {recorded.get('format')!r})")
     values = {name: recorded[name] for name in _field_names() if name in recorded}
-    for name in ("objective", "recon_weight", "mapping_lr", "detail_weight"):  # runs from before these options
+    for name in ("objective", "recon_weight", "mapping_lr", "paired_pool"):  # runs from before these options
         values.setdefault(name, DEFAULTS[name])
     missing = [name for name in _field_names() if name not in values]
     if missing:
@@ -187,7 +188,7 @@ def validate(config: TrainConfig) -> None:
         (config.objective in OBJECTIVES, f"--objective must be one of {', '.join(OBJECTIVES)}, "
                                          f"got {config.objective!r}"),
         (config.recon_weight >= 0, f"--recon-weight must be >= 0, got {config.recon_weight}"),
-        (config.detail_weight >= 1, f"--detail-weight must be >= 1, got {config.detail_weight}"),
+        (config.paired_pool >= 1, f"--paired-pool must be at least 1, got {config.paired_pool}"),
         (config.device in ("auto", "cpu", "cuda") or config.device.startswith("cuda:"),
          f"--device must be cpu, cuda or auto, got {config.device!r}"),
     ]

@@ -20,21 +20,23 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     return softplus(fake_logits).mean() + softplus(-real_logits).mean()
 
 
-def reconstruction_loss(fake: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+def reconstruction_loss(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean L1 over pixels plus mean L1 over horizontal and vertical differences.
 
     The difference term weighs edges, so a small part (an eye, a mouth) costs
-    as much to blur as to leave out. `weight` ([N, 1, H, W], optional) scales
-    each pixel's terms; a difference takes the larger weight of its two pixels.
+    as much to blur as to leave out.
     """
+    return per_sample_reconstruction(fake, target).mean()
+
+
+def per_sample_reconstruction(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """`reconstruction_loss` of each sample ([N])."""
     def edges(x):
         return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
-    if weight is None:
-        weight = torch.ones_like(fake[:, :1])
-    wx, wy = torch.maximum(weight[..., :, 1:], weight[..., :, :-1]), torch.maximum(weight[..., 1:, :], weight[..., :-1, :])
     (fx, fy), (tx, ty) = edges(fake), edges(target)
-    return ((fake - target).abs() * weight).mean() + ((fx - tx).abs() * wx).mean() + ((fy - ty).abs() * wy).mean()
+    dims = (1, 2, 3)
+    return (fake - target).abs().mean(dims) + (fx - tx).abs().mean(dims) + (fy - ty).abs().mean(dims)
 
 
 def r1_penalty(real_images: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:

@@ -111,7 +111,7 @@ def _loop(run: ckpt.RunFolder, config: TrainConfig, trainer: Trainer, source, de
 
 def _log(run, trainer: Trainer, sums: dict, counts: dict, seconds: float) -> dict:
     means = {name: (sums[name] / counts[name]).item() if name in sums else None
-             for name in ("loss_G", "loss_D", "r1", "pl", "recon")}
+             for name in ("loss_G", "loss_D", "r1", "pl", "recon", "recon_pool")}
     bad = [name for name, value in means.items() if value is not None and not math.isfinite(value)]
     if bad:
         raise DganError(f"training diverged at step {trainer.step_count} ({bad[0]} is {means[bad[0]]}); "
@@ -151,8 +151,7 @@ def _open_source(data: str, resolution: int | None, count: int | None):
 
 
 def _paired_targets(config: TrainConfig, source):
-    """`z -> (images, detail or None)` from the source when the objective needs one;
-    refused for sources that cannot render latents (or mark detail, with --detail-weight)."""
+    """The source's latent renderer when the objective needs one; refused for sources without it."""
     if not config.paired:
         return None
     render = getattr(source, "render_latents", None)
@@ -162,12 +161,7 @@ def _paired_targets(config: TrainConfig, source):
     if source.latent_dim != config.z_dim:
         raise DganError(f"--objective {config.objective}: the toy world's latent has {source.latent_dim} "
                         f"components, so --z-dim must be {source.latent_dim}, not {config.z_dim}")
-    if config.detail_weight == 1:
-        return lambda latents: (render(latents), None)
-    with_detail = getattr(source, "render_latents_with_detail", None)
-    if with_detail is None:
-        raise DganError(f"--detail-weight needs a data source that marks detail pixels; {source.describe()} does not")
-    return with_detail
+    return render
 
 
 def _check_same_run(config: TrainConfig, state: dict, path: Path) -> None:

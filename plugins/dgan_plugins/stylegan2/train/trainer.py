@@ -18,8 +18,8 @@ import torch
 from dgan_plugins.stylegan2.train.augment import DiffAugment
 from dgan_plugins.stylegan2.train.config import TrainConfig
 from dgan_plugins.stylegan2.train.discriminator import Discriminator
-from dgan_plugins.stylegan2.train.losses import (PathLength, discriminator_loss, generator_loss, r1_penalty,
-                                                 reconstruction_loss)
+from dgan_plugins.stylegan2.train.losses import (PathLength, discriminator_loss, generator_loss,
+                                                 per_sample_reconstruction, r1_penalty, reconstruction_loss)
 from dgan_plugins.stylegan2.train.randomness import INIT, NOISE, stream_seed, step_generator
 
 ADAM_BETA2 = 0.99
@@ -45,8 +45,7 @@ class Trainer:
     """G, G_ema, D and their optimisers on one device; `step()` advances them by one batch."""
 
     def __init__(self, config: TrainConfig, device: torch.device, render_latents=None):
-        """`render_latents(z)`: for the paired objective, the images of float32 latents [N, z_dim]
-        (uint8 NHWC) and a detail mask (bool [N, H, W]) or None."""
+        """`render_latents(z)`: uint8 NHWC images of float32 latents [N, z_dim], for the paired objective."""
         self.config, self.device = config, device
         self.render_latents = render_latents
         torch.manual_seed(stream_seed(config.seed, 0, INIT))
@@ -117,20 +116,29 @@ class Trainer:
         return stats
 
     def _paired_loss(self, batch: int, rng: torch.Generator, stats: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """L1 (pixels and edges) between G(z) and the source's image of z, detail pixels
-        weighted by detail_weight; no style mixing, whose mixed latents have no image of their own."""
-        z = torch.randn([batch, self.config.z_dim], generator=rng)
-        images, detail = self.render_latents(z.numpy())
-        target = torch.from_numpy(images).to(self.device).permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1
-        weight = None
-        if detail is not None:
-            detail = torch.from_numpy(detail).to(self.device, torch.float32)[:, None]
-            weight = 1 + (self.config.detail_weight - 1) * detail
-        ws = self.G.mapping(z.to(self.device), self._no_c[:batch])
-        fake = self.G.synthesis(ws, noise_mode="random")
-        loss = reconstruction_loss(fake, target, weight)
+        """L1 (pixels and edges) between G(z) and the source's image of z, on the batch of
+        the hardest latents among paired_pool x batch; no style mixing, whose mixed
+        latents have no image of their own."""
+        pool = self.config.paired_pool
+        z = torch.randn([batch * pool, self.config.z_dim], generator=rng)
+        target = torch.from_numpy(self.render_latents(z.numpy())).to(self.device)
+        target = target.permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1
+        if pool > 1:
+            with torch.no_grad():
+                errors = torch.cat([
+                    per_sample_reconstruction(self._paired_fake(z[i:i + batch]), target[i:i + batch])
+                    for i in range(0, len(z), batch)])
+            hardest = errors.argsort(descending=True)[:batch].sort().values.cpu()
+            z, target = z[hardest], target[hardest.to(self.device)]
+            stats["recon_pool"] = errors.mean()
+        fake = self._paired_fake(z)
+        loss = reconstruction_loss(fake, target)
         stats["recon"] = loss.detach()
         return loss, fake
+
+    def _paired_fake(self, z: torch.Tensor) -> torch.Tensor:
+        ws = self.G.mapping(z.to(self.device), self._no_c[:len(z)])
+        return self.G.synthesis(ws, noise_mode="random")
 
     def _apply(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
