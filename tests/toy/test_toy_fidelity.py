@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dgan_plugins.toy import fidelity
-from dgan_plugins.toy.render import PART_CLASSES
+from dgan_plugins.toy.render import OBJECT_CLASSES, PART_CLASSES
 
 
 def test_class_shares_count_pixels_and_images_with_enough_of_a_class():
@@ -60,6 +60,13 @@ def test_fidelity_command_reports_every_class(run_cli, tiny, tmp_path):
     assert sum(c["truth_pixel_share"] for c in report["classes"].values()) == pytest.approx(1.0)
     assert 0 <= report["annotator_miou"] <= 1 and report["fid"] > 0 and report["fid_floor"] >= 0
     assert report["n"] == 12 and report["test_images"] == 20 and report["truncation_psi"] == 1.0
+    kinds = report["object_classes"]
+    assert sorted(kinds) == sorted(OBJECT_CLASSES)
+    assert sum(c["generated_share"] for c in kinds.values()) == pytest.approx(1.0)
+    assert sum(c["real_share"] for c in kinds.values()) == pytest.approx(1.0)
+    for c in kinds.values():
+        if c["real_share"] > 0:
+            assert c["share_ratio"] == pytest.approx(c["generated_share"] / c["real_share"])
 
 
 def test_a_generator_that_draws_the_test_images_scores_one_everywhere(run_cli, tiny, tmp_path, monkeypatch):
@@ -76,6 +83,7 @@ def test_a_generator_that_draws_the_test_images_scores_one_everywhere(run_cli, t
     for c in same["classes"].values():
         assert c["pixel_ratio"] in (None, pytest.approx(1.0)) and c["presence_ratio"] in (None, pytest.approx(1.0))
     assert same["fid"] == pytest.approx(0.0, abs=1e-6)
+    assert all(c["share_ratio"] in (None, pytest.approx(1.0)) for c in same["object_classes"].values())
 
 
 @pytest.mark.parametrize("args, message", [

@@ -316,6 +316,9 @@ def fidelity_command(
              f"{c['real_pixel_share']:.2%}"] for name, c in report["classes"].items()]
     print_table(f"dgan toy fidelity: {backbone}, {n} samples at psi {truncation}",
                 ["class", "pixel ratio", "presence ratio", "generated pixels", "real pixels"], rows)
+    print_table("", ["image class", "share ratio", "generated", "real"],
+                [[name, show(c["share_ratio"]), f"{c['generated_share']:.1%}", f"{c['real_share']:.1%}"]
+                 for name, c in report["object_classes"].items()])
     print_table("", ["", ""], [["annotator mIoU on real test", f"{report['annotator_miou']:.3f}"],
                                ["FID vs test (floor)", f"{report['fid']:.2f} ({report['fid_floor']:.2f})"],
                                ["seconds", report["seconds"]]])

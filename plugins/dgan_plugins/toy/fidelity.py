@@ -8,6 +8,11 @@ the ratios. Per part class:
 - presence_ratio: share of images that contain the class (at least
   PRESENT_PIXELS pixels at 64 px, scaled with the area) / the same in real ones.
 
+Per image class (human, cat, ...), the share of generated images the toy
+classifier assigns to it / the same share of the test images: a generator
+that turns one species into another shows here before it shows in the parts
+only that species has.
+
 Also the annotator's mIoU against the test split's ground truth (how far to
 trust those labels), the real shares from the ground truth itself, and the
 toy-classifier FID of the samples against the same test images, with the
@@ -23,7 +28,7 @@ from dgan_plugins.toy.classifier import embed, render_labelled
 from dgan_plugins.toy.dataset import split_seeds
 from dgan_plugins.toy.fid import FeatureStats, frechet_distance
 from dgan_plugins.toy.gan_images import generate_images
-from dgan_plugins.toy.render import PART_CLASSES, render_batch
+from dgan_plugins.toy.render import OBJECT_CLASSES, PART_CLASSES, render_batch
 
 PRESENT_PIXELS = 4  # at 64 px; fewer is labelling noise, not a drawn part
 RENDER_CHUNK = 256
@@ -56,11 +61,16 @@ def fidelity_report(backbone, annotator, classifier, *, n: int, seed: int, trunc
             "truth_pixel_share": float(truth_pixels[k]), "truth_presence": float(truth_present[k])}
     floor_images, _ = render_labelled(split_seeds("full")[:min(n, 5000)], resolution)
     with progress("Classifier features", total=len(test["images"]) + n + len(floor_images)) as bar:
-        real_features, _ = embed(classifier, test["images"], advance=bar.advance)
-        fake_features, _ = embed(classifier, fake, advance=bar.advance)
+        real_features, real_kind = embed(classifier, test["images"], advance=bar.advance)
+        fake_features, fake_kind = embed(classifier, fake, advance=bar.advance)
         floor_features, _ = embed(classifier, floor_images, advance=bar.advance)
     real_stats = FeatureStats.of(real_features)
-    return {"classes": classes, "annotator_miou": annotator_scores["miou"],
+    kinds = len(OBJECT_CLASSES)
+    real_share, fake_share = (np.bincount(k, minlength=kinds) / len(k) for k in (real_kind, fake_kind))
+    object_classes = {name: {"share_ratio": _ratio(fake_share[k], real_share[k]),
+                             "generated_share": float(fake_share[k]), "real_share": float(real_share[k])}
+                      for k, name in enumerate(OBJECT_CLASSES)}
+    return {"classes": classes, "object_classes": object_classes, "annotator_miou": annotator_scores["miou"],
             "annotator_per_class_iou": annotator_scores["per_class_iou"],
             "fid": frechet_distance(FeatureStats.of(fake_features), real_stats),
             "fid_floor": frechet_distance(FeatureStats.of(floor_features), real_stats),
