@@ -6,7 +6,8 @@ Each snapshot is a `generator.pt` written by `dgan backbone train` (its
 `training` entry holds the images seen). For each, `dgan toy fidelity`'s
 report (shipped annotator and classifier, truncation 0.7 and 1.0) gives the
 toy-classifier FID against the `test` split and, over the small parts (eye,
-eyebrow, nose, mouth), the lowest pixel ratio and presence ratio.
+eyebrow, nose, mouth), the lowest pixel ratio and presence ratio, and the
+lowest image-class share ratio (a species drawn as another).
 """
 from __future__ import annotations
 
@@ -43,10 +44,11 @@ def main() -> None:
             row[f"psi{psi}"] = {"fid": report["fid"], "fid_floor": report["fid_floor"],
                                 "min_small_pixel_ratio": min(c["pixel_ratio"] for c in small),
                                 "min_small_presence_ratio": min(c["presence_ratio"] for c in small),
-                                "classes": report["classes"]}
+                                "min_class_share_ratio": min(c["share_ratio"] for c in report["object_classes"].values()),
+                                "classes": report["classes"], "object_classes": report["object_classes"]}
         rows.append(row)
         print(json.dumps({k: row[k] for k in ("images_seen",)} | {
-            psi: {k: round(v, 3) for k, v in row[psi].items() if k != "classes"} for psi in ("psi0.7", "psi1.0")}),
+            psi: {k: round(v, 3) for k, v in row[psi].items() if k not in ("classes", "object_classes")} for psi in ("psi0.7", "psi1.0")}),
             flush=True)
     rows.sort(key=lambda r: r["images_seen"])
     with open(args.json, "w") as f:
@@ -57,7 +59,8 @@ def main() -> None:
                 Series("min pixel ratio, psi 1.0", kimg, [r["psi1.0"]["min_small_pixel_ratio"] for r in rows]),
                 Series("min presence, psi 1.0", kimg, [r["psi1.0"]["min_small_presence_ratio"] for r in rows]),
                 Series("min pixel ratio, psi 0.7", kimg, [r["psi0.7"]["min_small_pixel_ratio"] for r in rows]),
-                Series("min presence, psi 0.7", kimg, [r["psi0.7"]["min_small_presence_ratio"] for r in rows])],
+                Series("min presence, psi 0.7", kimg, [r["psi0.7"]["min_small_presence_ratio"] for r in rows]),
+                Series("min class share, psi 1.0", kimg, [r["psi1.0"]["min_class_share_ratio"] for r in rows])],
                args.plot, title="toy generator (world v2): small parts and FID vs images seen",
                x_label="thousands of images seen", y_label="ratio (1 = as real) / FID / 10")
 
