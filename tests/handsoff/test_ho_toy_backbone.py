@@ -21,19 +21,20 @@ def toy():
     return load_backbone("toy")
 
 
-def test_inverting_a_toy_sample_recovers_it(toy):
-    # One w per image (truncation 1), optimised in W: the sample is reachable exactly.
+def test_inverting_toy_samples_recovers_them(toy):
+    # One w per image (truncation 1), optimised in W: the samples are reachable exactly.
+    seeds = [0, 1, 2]
     with torch.no_grad():
-        target = render(toy, toy.sample([7], truncation_psi=1.0)["ws"])
-    start = mean_w(toy).expand(1, toy.num_ws, toy.w_dim)
+        target = render(toy, toy.sample(seeds, truncation_psi=1.0)["ws"])
+    start = mean_w(toy).expand(len(seeds), toy.num_ws, toy.w_dim)
     loss = ReconstructionLoss("pixel+msssim", perceptual_weight=1.0)
     ws, _ = invert_batch(toy, target, start, loss, InversionConfig(steps=40, space="w", latent_weight=0))
     real = to_uint8(target)
     with torch.no_grad():
         before, after = psnr(real, to_uint8(render(toy, start))), psnr(real, to_uint8(render(toy, ws)))
-    # Measured on the v2 weights (session 8): 14.7 dB at w_avg, 18.6 dB after 40 steps (21.0 after 200).
-    # The v1 weights reached 25 dB: the v2 generator, trained with a discriminator, is harder to invert.
-    assert after[0] > 17.5 and after[0] > before[0] + 3, (before, after)
+    # Measured (session 9) on the step-49,500 weights: 14.7 / 12.2 / 14.6 dB at w_avg, 18.6 / 23.9 / 29.4
+    # after 40 steps (36.4 / 33.1 / 38.1 after 200); the step-47,969 weights: 20.1 / 24.4 / 27.1 after 40.
+    assert after.mean() > 20 and (after > before + 3).all(), (before, after)
 
 
 def test_a_short_encoder_training_beats_the_w_avg_start(toy, tmp_path):
