@@ -137,6 +137,8 @@ class Trainer:
         return loss, fake
 
     def _paired_fake(self, z: torch.Tensor) -> torch.Tensor:
+        # Every pass tracks w_avg, the mined batch's too: with a pool of K, K of the K + 1
+        # updates per step come from the prior (the shipped toy run was trained this way).
         ws = self.G.mapping(z.to(self.device), self._no_c[:len(z)])
         return self.G.synthesis(ws, noise_mode="random")
 
