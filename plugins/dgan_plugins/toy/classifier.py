@@ -111,6 +111,11 @@ def embed(model: ToyClassifier, images: np.ndarray, batch: int = 256,
     return np.concatenate(features), np.concatenate(predicted)
 
 
+def class_counts(predicted: np.ndarray) -> np.ndarray:
+    """How many images are predicted as each of OBJECT_CLASSES ([len(OBJECT_CLASSES)])."""
+    return np.bincount(predicted, minlength=len(OBJECT_CLASSES))
+
+
 def save_classifier(path: Path, model: ToyClassifier, resolution: int, training: dict) -> None:
     config = {"width": model.stages[0][0].out_channels, "resolution": resolution, "classes": list(OBJECT_CLASSES)}
     save_tagged(path, FORMAT, model, config, training)

@@ -24,7 +24,7 @@ import numpy as np
 
 from dgan_cli.console import progress
 from dgan_plugins.toy.annotator_train import score_annotator
-from dgan_plugins.toy.classifier import embed, render_labelled
+from dgan_plugins.toy.classifier import class_counts, embed, render_labelled
 from dgan_plugins.toy.dataset import split_seeds
 from dgan_plugins.toy.fid import FeatureStats, frechet_distance
 from dgan_plugins.toy.gan_images import generate_images
@@ -65,8 +65,7 @@ def fidelity_report(backbone, annotator, classifier, *, n: int, seed: int, trunc
         fake_features, fake_kind = embed(classifier, fake, advance=bar.advance)
         floor_features, _ = embed(classifier, floor_images, advance=bar.advance)
     real_stats = FeatureStats.of(real_features)
-    kinds = len(OBJECT_CLASSES)
-    real_share, fake_share = (np.bincount(k, minlength=kinds) / len(k) for k in (real_kind, fake_kind))
+    real_share, fake_share = (class_counts(k) / len(k) for k in (real_kind, fake_kind))
     object_classes = {name: {"share_ratio": _ratio(fake_share[k], real_share[k]),
                              "generated_share": float(fake_share[k]), "real_share": float(real_share[k])}
                       for k, name in enumerate(OBJECT_CLASSES)}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from dgan_cli.console import progress
-from dgan_plugins.toy.classifier import ToyClassifier, embed, render_labelled
+from dgan_plugins.toy.classifier import ToyClassifier, class_counts, embed, render_labelled
 from dgan_plugins.toy.fid import FeatureStats, frechet_distance
 from dgan_plugins.toy.gan_images import generate_images
 from dgan_plugins.toy.render import OBJECT_CLASSES
@@ -31,7 +31,7 @@ def fid_report(backbone, classifier: ToyClassifier, *, n: int, seed: int, trunca
         floor_features, _ = embed(classifier, floor, advance=bar.advance)
         fake_features, fake_predicted = embed(classifier, fake, advance=bar.advance)
     real_stats = FeatureStats.of(real_features)
-    counts = np.bincount(fake_predicted, minlength=len(OBJECT_CLASSES))
+    counts = class_counts(fake_predicted)
     return {"fid": frechet_distance(FeatureStats.of(fake_features), real_stats),
             "fid_real_vs_real": frechet_distance(FeatureStats.of(floor_features), real_stats),
             "n": n, "feature_dim": int(real_features.shape[1]),
