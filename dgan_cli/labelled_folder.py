@@ -9,10 +9,11 @@ Layout (ids are zero-padded strings such as "000123" and sort in order):
                            "depth": {"unit": "...", "far": ..., "png_scale": ...}
                            "class": {"names": [...]}
     DIR/images/<id>.png    RGB
-    DIR/masks/<id>.png     indexed ('P') PNG, pixel value = class index, palette as above
+    DIR/masks/<id>.png     indexed ('P') PNG, pixel value = class index, palette as above;
+                           255 = unlabelled (-1 in memory; PASCAL VOC's "void" value)
     DIR/keypoints.json     COCO keypoints (images, annotations, categories)
     DIR/depth/<id>.npy     float32 [H, W] (authoritative)
-    DIR/depth/<id>.png     16-bit PNG, value = round(depth * png_scale), for viewers
+    DIR/depth/<id>.png     16-bit PNG, value = round(depth * png_scale), 0 where none, for viewers
     DIR/classes.json       {id: class index}
 
 Keypoints are [x, y, v] with x, y in continuous pixel coordinates (pixel
@@ -110,7 +111,7 @@ class FolderWriter:
                 if "depth" in labels:
                     depth = np.asarray(labels["depth"][n], np.float32)
                     np.save(self.tmp / "depth" / f"{item}.npy", depth)
-                    scaled = np.clip(np.round(depth * self.names["depth"]["png_scale"]), 0, 65535)
+                    scaled = np.clip(np.round(np.nan_to_num(depth) * self.names["depth"]["png_scale"]), 0, 65535)
                     Image.fromarray(scaled.astype(np.uint16)).save(self.tmp / "depth" / f"{item}.png")
         except OSError as exc:
             raise DganError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
@@ -158,6 +159,8 @@ class FolderWriter:
 
 
 _SUBDIR = {"segmentation": "masks", "depth": "depth"}
+UNLABELLED = 255           # mask value of unlabelled pixels, as PASCAL VOC's "void"
+VOID_COLOUR = [224, 224, 192]  # VOC's colour for it
 
 
 def _check_names(label_names: Mapping[str, dict]) -> dict:
@@ -169,8 +172,9 @@ def _check_names(label_names: Mapping[str, dict]) -> dict:
         seg = names["segmentation"]
         seg["classes"] = list(seg["classes"])
         seg["palette"] = [list(map(int, c)) for c in seg.get("palette", _default_palette(len(seg["classes"])))]
-        if len(seg["palette"]) < len(seg["classes"]) or len(seg["classes"]) > 256:
-            raise DganError("segmentation needs <= 256 classes and one palette colour per class")
+        if len(seg["palette"]) < len(seg["classes"]) or len(seg["classes"]) > UNLABELLED:
+            raise DganError(f"segmentation needs <= {UNLABELLED} classes ({UNLABELLED} marks unlabelled pixels) "
+                            "and one palette colour per class")
     if "depth" in names:
         depth = names["depth"]
         depth.setdefault("unit", "unknown")
@@ -203,8 +207,9 @@ def _check_batch(ids, images, labels, names, seen) -> None:
         if len(values) != n:
             raise DganError(f"{kind}: {len(values)} labels for {n} images")
     if "segmentation" in labels:
-        if int(np.max(labels["segmentation"], initial=0)) >= len(names["segmentation"]["classes"]):
-            raise DganError("segmentation holds a class index beyond the declared classes")
+        seg = np.asarray(labels["segmentation"])
+        if int(np.max(seg, initial=0)) >= len(names["segmentation"]["classes"]) or int(np.min(seg, initial=0)) < -1:
+            raise DganError("segmentation holds a class index beyond the declared classes (-1 = unlabelled)")
     if "keypoints" in labels and np.shape(labels["keypoints"])[1:] != (len(names["keypoints"]["names"]), 3):
         raise DganError(f"keypoints must be [N, {len(names['keypoints']['names'])}, 3]")
     if "class" in labels and not all(0 <= int(c) < len(names["class"]["names"]) for c in labels["class"]):
@@ -212,10 +217,10 @@ def _check_batch(ids, images, labels, names, seen) -> None:
 
 
 def _save_mask(path: Path, mask: np.ndarray, palette: list[list[int]]) -> None:
-    mask = np.ascontiguousarray(mask, np.uint8)
+    mask = np.ascontiguousarray(np.where(np.asarray(mask) < 0, UNLABELLED, mask), np.uint8)
     image = Image.frombytes("P", (mask.shape[1], mask.shape[0]), mask.tobytes())
-    flat = [v for colour in palette for v in colour]
-    image.putpalette(flat + [0] * (768 - len(flat)))
+    flat = [v for colour in palette[:UNLABELLED] for v in colour]
+    image.putpalette(flat + [0] * (3 * UNLABELLED - len(flat)) + VOID_COLOUR)
     image.save(path)
 
 
@@ -309,9 +314,11 @@ class LabelledFolder:
         mask = np.asarray(image, np.uint8)
         if mask.shape != shape:
             raise DganError(f"{path}: size {mask.shape} differs from its image {shape}")
-        if int(mask.max()) >= len(self.label_names["segmentation"]["classes"]):
-            raise DganError(f"{path}: class index {int(mask.max())} beyond the classes in labels.json")
-        return mask
+        labelled = mask[mask != UNLABELLED]
+        if labelled.size and int(labelled.max()) >= len(self.label_names["segmentation"]["classes"]):
+            raise DganError(f"{path}: class index {int(labelled.max())} beyond the classes in labels.json "
+                            f"({UNLABELLED} = unlabelled)")
+        return np.where(mask == UNLABELLED, -1, mask.astype(np.int16))
 
     def _read_depth(self, item: str, shape) -> np.ndarray:
         path = self.path / "depth" / f"{item}.npy"

@@ -122,6 +122,39 @@ def test_pipe_synth_all_heads_filter_and_exports(run_cli, registry, interpreters
                                labels["keypoints"][:, :2])
 
 
+def test_pipe_synth_ignore_above_leaves_uncertain_pixels_unlabelled(run_cli, registry, interpreters, tmp_path):
+    backbone = StandinBackbone()
+    interp = Interpreter.load(interpreters["segmentation"])
+    with torch.no_grad():
+        _, feats = backbone.synthesize(backbone.sample([10], 0.7)["ws"])
+    label, js = interp.head.combine(naive_outputs(interp.ensemble, feats, interp.layers, (16, 16))[0])
+    threshold = float(np.median(js))  # about half the pixels of sample 0 lose their label
+    chosen = {k: interpreters[k] for k in ("segmentation", "depth")}
+    res = run_cli("-q", *synth_args(chosen, tmp_path / "a", 2, "--ignore-above", f"segmentation={threshold}",
+                                    "--ignore-above", "depth=0"), registry=registry)
+    assert res.code == 0, res.err
+    data = contents(tmp_path / "a" / "synth.h5")
+    uncertain = js > threshold
+    assert 0 < uncertain.sum() < uncertain.size
+    expected = np.where(uncertain, -1, label)
+    near = np.abs(js - threshold) < 1e-5  # the fast path's float32 sums may round across the threshold
+    assert np.array_equal(data["labels/segmentation"][0][~near], expected[~near])
+    assert np.isnan(data["labels/depth"]).all()  # every pixel has some variance: all unlabelled (NaN)
+    # the unlabelled pixels survive the folder export (255 in the PNG) and read back as -1
+    mask = LabelledDataset(tmp_path / "a" / "folder", kinds="segmentation")[0][1].numpy()
+    assert np.array_equal(mask, data["labels/segmentation"][0])
+    with CacheReader(tmp_path / "a" / "synth.h5") as r:
+        assert r.provenance["job"]["ignore_above"] == {"segmentation": pytest.approx(threshold), "depth": 0}
+
+    def err(chosen, *args):
+        return one_error_line(run_cli(*synth_args(chosen, tmp_path / "b", 2, *args), registry=registry))
+
+    assert "head 'keypoints' labels are not per-pixel maps" in err(interpreters, "--ignore-above", "keypoints=0.1")
+    assert "no interpreter for head 'keypoints'" in err(chosen, "--ignore-above", "keypoints=0.1")
+    for bad in ("segmentation=-1", "segmentation", "segmentation=x", "=0.2", "segmentation=nan"):
+        assert "expected HEAD=THRESHOLD" in err(chosen, "--ignore-above", bad)
+
+
 def test_pipe_synth_same_seed_same_bytes(run_cli, registry, interpreters, tmp_path):
     for name in ("a", "b"):
         res = run_cli("-q", *synth_args(interpreters, tmp_path / name, 4, "--export", "none"), registry=registry)

@@ -20,7 +20,7 @@ def _data(n=3, h=6, w=5, seed=0):
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
     labels = {
-        "segmentation": rng.integers(0, 3, (n, h, w)).astype(np.uint8),
+        "segmentation": rng.integers(-1, 3, (n, h, w)).astype(np.int16),  # -1: unlabelled
         # visible, hidden inside the image, and outside the image
         "keypoints": np.array([[[1.5, 2.25, 1], [w + 3.0, -1.0, 0]]] * n, np.float32),
         "depth": rng.uniform(0.5, 10.0, (n, h, w)).astype(np.float32),
@@ -35,6 +35,7 @@ def test_round_trip(tmp_path):
     write_folder(tmp_path / "set", ids, images, labels, NAMES)
     got_ids, got_images, got_labels, got_names = read_folder(tmp_path / "set")
     assert got_ids == ["000000", "000001", "000002"]
+    assert (labels["segmentation"] == -1).any()
     assert np.array_equal(got_images, images)
     for kind in labels:
         assert got_labels[kind].dtype == labels[kind].dtype
@@ -49,7 +50,8 @@ def test_files_use_common_formats(tmp_path):
     root = write_folder(tmp_path / "set", ids, images, labels, NAMES)
     mask = Image.open(root / "masks" / "000001.png")
     assert mask.mode == "P" and mask.getpalette()[:9] == [0, 0, 0, 255, 0, 0, 0, 255, 0]
-    assert np.array_equal(np.asarray(mask), labels["segmentation"][1])
+    assert mask.getpalette()[-3:] == [224, 224, 192]  # VOC's "void" colour for 255
+    assert np.array_equal(np.asarray(mask), np.where(labels["segmentation"][1] < 0, 255, labels["segmentation"][1]))
     depth_png = np.asarray(Image.open(root / "depth" / "000001.png"))
     assert depth_png.dtype == np.uint16
     assert np.allclose(depth_png / 1000.0, labels["depth"][1], atol=5e-4)

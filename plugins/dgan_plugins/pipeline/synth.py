@@ -7,7 +7,10 @@ outputs into a label and an uncertainty map; the filter scores each map.
 Everything goes into OUT/synth.h5 through the cache writer, so a killed run
 resumes where it stopped and ends with the same bytes as an uninterrupted one
 (same settings, same device). At the end the filter marks the kept samples
-(`scores/keep`), and the exports hold the kept samples only.
+(`scores/keep`), and the exports hold the kept samples only. With
+`--ignore-above HEAD=T`, the pixels whose ensemble uncertainty for that head
+exceeds T keep no label (the head's fill value, which `dgan eval` and `dgan
+train` skip); only heads whose labels are per-pixel maps have such pixels.
 """
 from __future__ import annotations
 
@@ -65,8 +68,40 @@ def synth_spec(backbone, interpreters, layers, keep_features: bool, job: dict):
                      provenance={"backbone": backbone.identity(), "job": job})
 
 
+def parse_ignore_above(items: List[str]) -> dict:
+    """["segmentation=0.3", ...] -> {"segmentation": 0.3}: one threshold per head, in that head's units."""
+    thresholds = {}
+    for item in items:
+        head, sep, value = item.partition("=")
+        try:
+            threshold = float(value) if sep and head.strip() else None
+        except ValueError:
+            threshold = None
+        if threshold is None or not (np.isfinite(threshold) and threshold >= 0):
+            raise DganError(f"--ignore-above: expected HEAD=THRESHOLD with a finite THRESHOLD >= 0, got '{item}'")
+        thresholds[head.strip()] = threshold
+    return thresholds
+
+
+def unlabelled_fills(interpreters, image_hw, thresholds: dict) -> list:
+    """Per interpreter, (threshold, the value of an unlabelled pixel), or None where none are unlabelled."""
+    unknown = set(thresholds) - {i.head_name for i in interpreters}
+    if unknown:
+        raise DganError(f"--ignore-above: no interpreter for head '{sorted(unknown)[0]}'")
+    fills = []
+    for interp in interpreters:
+        if interp.head_name not in thresholds:
+            fills.append(None)
+            continue
+        schema = interp.head.label_schema(image_hw)
+        if tuple(schema.shape) != tuple(image_hw):
+            raise DganError(f"--ignore-above: head '{interp.head_name}' labels are not per-pixel maps")
+        fills.append((thresholds[interp.head_name], schema.fill))
+    return fills
+
+
 def generate(backbone, interpreters, runners, filt, writer, seeds, layers, truncation: float, batch: int,
-             tile_rows: Optional[int], keep_features: bool) -> None:
+             tile_rows: Optional[int], keep_features: bool, unlabelled: Optional[list] = None) -> None:
     """Append the samples of `seeds` not yet committed (resume), with labels and uncertainty scores."""
     from dgan_plugins.pipeline.sample import batch_record, rendered_batches
 
@@ -74,9 +109,13 @@ def generate(backbone, interpreters, runners, filt, writer, seeds, layers, trunc
     for chunk, latents, images, features in rendered_batches(backbone, writer, seeds, names, truncation,
                                                              batch, "Synthesizing"):
         labels, scores = {}, {}
-        for interp, runner in zip(interpreters, runners):
+        for interp, runner, marks in zip(interpreters, runners, unlabelled or [None] * len(interpreters)):
             outputs = runner(features, tile_rows=tile_rows)  # [B, M, K, H, W]
             combined = [interp.head.combine(outputs[b]) for b in range(len(chunk))]
+            if marks is not None:  # the filter still scores the whole map
+                threshold, fill = marks
+                combined = [(np.where(umap > threshold, fill, label).astype(label.dtype), umap)
+                            for label, umap in combined]
             labels[interp.head_name] = np.stack([label for label, _ in combined])
             scores[f"{interp.head_name}-uncertainty"] = np.array(
                 [filt.score(umap, label) for label, umap in combined], np.float32)
@@ -105,6 +144,9 @@ def synth_command(
     filter_name: str = typer.Option("js", "--filter", help="Filter by registered name."),
     filter_option: List[str] = typer.Option([], "--filter-option", help="Filter option KEY=VALUE, e.g. aggregate=top10-mean."),
     drop: float = typer.Option(0.0, "--drop", help="Fraction of the most uncertain samples to drop (paper: 0.1)."),
+    ignore_above: List[str] = typer.Option([], "--ignore-above", help="HEAD=T: leave the pixels whose ensemble "
+                                           "uncertainty exceeds T unlabelled (repeatable; per-pixel heads; "
+                                           "segmentation: JS divergence in nats, depth: variance)."),
     export: str = typer.Option("folder,hdf5", "--export", help="Comma-separated exports: folder, hdf5 (or none)."),
     keep_features: bool = typer.Option(False, "--keep-features", help="Also store the generator features in synth.h5."),
     batch: int = typer.Option(4, "--batch", help="Samples per generator forward pass."),
@@ -131,6 +173,7 @@ def synth_command(
         raise DganError(f"--drop must be in [0, 1), got {drop}")
     if tile_rows is not None and tile_rows < 1:
         raise DganError(f"--tile-rows must be at least 1, got {tile_rows}")
+    thresholds = parse_ignore_above(ignore_above)
     if not np.isfinite(truncation):
         raise DganError(f"--truncation must be a finite number, got {truncation}")
     exports = parse_exports(export)
@@ -148,10 +191,11 @@ def synth_command(
         dev = open_device(part.device)
         model = load_backbone(backbone, device=dev)
         interpreters = load_interpreters(interpreter, model)
+        unlabelled = unlabelled_fills(interpreters, (model.resolution,) * 2, thresholds)
         wanted = {l.name for i in interpreters for l in i.layers}
         layers = [layer for layer in model.layers if layer.name in wanted]
         job = {"name": "synth", "seed": seed, "n": n, "truncation_psi": truncation, "noise_mode": NOISE_MODE,
-               "batch": batch, "tile_rows": tile_rows, "drop": drop,
+               "batch": batch, "tile_rows": tile_rows, "drop": drop, "ignore_above": thresholds,
                "filter": {"name": filter_name, "options": filt.config()},
                "interpreters": [{"head": i.head_name, "sha256": i.source_sha256} for i in interpreters]}
 
@@ -162,7 +206,7 @@ def synth_command(
             resumed = writer.count
             runners = [interp.fast(dev) for interp in interpreters]
             generate(model, interpreters, runners, filt, writer, list(range(seed + items.start, seed + items.stop)),
-                     layers, truncation, batch, tile_rows, keep_features)
+                     layers, truncation, batch, tile_rows, keep_features, unlabelled)
 
         outcome = write_job(part, path, synth_spec(model, interpreters, layers, keep_features, job), n, batch, fill,
                             hint="use another --out, or --overwrite to replace it", overwrite=overwrite,
