@@ -148,6 +148,25 @@ def test_depth_npy_and_16bit_png(run_cli, registry, sampled_cache, labels_file, 
     np.testing.assert_allclose(depth[1], expected)
 
 
+def test_depth_at_or_beyond_the_far_plane_is_unlabelled(run_cli, registry, sampled_cache, labels_file, tmp_path):
+    labels = json.loads(labels_file.read_text())
+    labels["depth"] = {**labels.get("depth", {}), "far": 1.75}
+    labels_file.write_text(json.dumps(labels))
+    folder = tmp_path / "depth"
+    folder.mkdir()
+    depth = np.linspace(1, 2, H * W, dtype=np.float32).reshape(H, W)
+    np.save(folder / "000000.npy", depth)
+    assert import_(run_cli, registry, folder, sampled_cache, labels_file, "depth").code == 0
+    _, stored_depth = stored(sampled_cache, "depth")
+    np.testing.assert_array_equal(stored_depth[0], np.where(depth >= 1.75, np.nan, depth))
+    assert 0 < np.isnan(stored_depth[0]).sum() < H * W
+
+    labels["depth"]["far"] = -3
+    labels_file.write_text(json.dumps(labels))
+    result = import_(run_cli, registry, folder, sampled_cache, labels_file, "depth")
+    assert result.code == 2 and "depth 'far' must be a positive number" in result.err
+
+
 def test_reimport_replaces_labels_of_the_same_samples(run_cli, registry, sampled_cache, labels_file, tmp_path):
     write_labelme(tmp_path / "a", {"000001": labelme("000001", [FACE]), "000002": labelme("000002", [EYE])})
     assert import_(run_cli, registry, tmp_path / "a", sampled_cache, labels_file).code == 0

@@ -4,7 +4,10 @@ Read from DIR/depth/ when it exists (the labelled-folder layout), else DIR/.
 A PNG value v means depth v / png_scale (LABELS' depth entry, as the labelled
 folder writes it: v = round(depth * png_scale)); 0 means unlabelled (NaN), the
 usual "no reading" of depth sensors. When a sample has both, the .npy wins
-(it is exact; the PNG is rounded).
+(it is exact; the PNG is rounded). Where LABELS' depth entry has a `far`
+plane, depth at or beyond it is unlabelled too: the labelled folder's
+meaning, under which `dgan eval` scores no pixel there, so no interpreter
+should learn one.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from dgan_plugins.manual.names import LabelNames
 def read_depth(directory: Path, names: LabelNames, image_hw: tuple[int, int],
                    notes: Notes) -> list[Annotation]:
     chosen: dict[str, Path] = {}
+    far = names.depth_far
     for path in files_in(directory, (".npy", ".png"), subfolder="depth"):
         if path.stem not in chosen or path.suffix.lower() == ".npy":
             chosen[path.stem] = path
@@ -29,6 +33,8 @@ def read_depth(directory: Path, names: LabelNames, image_hw: tuple[int, int],
     for sample_id, path in sorted(chosen.items()):
         depth = _read_npy(path) if path.suffix.lower() == ".npy" else _read_png(path, names)
         check_size(path, depth.shape, image_hw)
+        if far is not None:
+            depth = np.where(depth >= far, np.float32(np.nan), depth)
         found.append(Annotation(sample_id, "depth", depth, path))
     return found
 

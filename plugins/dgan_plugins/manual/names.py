@@ -17,6 +17,7 @@ from dgan_cli.errors import DganError
 from dgan_cli.untrusted import check_names, read_json
 
 DEPTH_PNG_SCALE = "png_scale"  # 16-bit PNG steps per depth unit
+DEPTH_FAR = "far"              # depth at or beyond it is no reading (background), as in labelled folders
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,15 @@ class LabelNames:
             raise DganError(f"{self.path}: depth needs a positive '{DEPTH_PNG_SCALE}' to read 16-bit PNGs",
                             hint="or give the depth maps as .npy files")
         return float(scale)
+
+    @property
+    def depth_far(self) -> float | None:
+        far = self.entry("depth").get(DEPTH_FAR)
+        if far is None:
+            return None
+        if not isinstance(far, (int, float)) or not far > 0:
+            raise DganError(f"{self.path}: depth '{DEPTH_FAR}' must be a positive number, got {far!r}")
+        return float(far)
 
 
 def read_label_names(path: Path) -> LabelNames:
