@@ -58,8 +58,12 @@ def line_chart(series: Sequence[Series], path: str | Path, *, title: str, x_labe
     ys = [v + sign * (s.spread[i] if s.spread else 0) for s in series for i, v in enumerate(s.y)
           for sign in (-1, 1)]
     x_ticks, y_ticks = nice_ticks(min(xs), max(xs)), nice_ticks(min(ys), max(ys))
-    width, height = size
     left, right, top, bottom = 70, 190, 40, 55
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    legend = 38 + max(measure.textlength(s.name) for s in series) + 10  # the image widens to fit long names
+    width, height = size[0] + max(0, int(legend) - right), size[1]
+    right = max(right, int(legend))
+    size = (width, height)
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
 

@@ -26,3 +26,14 @@ def test_line_chart_draws_each_series_in_its_colour(tmp_path):
 def test_line_chart_refuses_mismatched_series(tmp_path):
     with pytest.raises(ValueError):
         line_chart([Series("a", [0, 1], [0])], tmp_path / "c.png", title="t", x_label="x", y_label="y")
+
+
+def test_line_chart_widens_to_fit_a_long_legend_name(tmp_path):
+    short = Image.open(line_chart([Series("a", [0, 1], [0, 1])], tmp_path / "s.png",
+                                  title="t", x_label="x", y_label="y"))
+    name = "DatasetGAN (N annotated GAN samples), a legend name far longer than the margin"
+    long = Image.open(line_chart([Series(name, [0, 1], [0, 1])], tmp_path / "l.png",
+                                 title="t", x_label="x", y_label="y"))
+    assert short.size == (720, 440) and long.size[0] > 720 and long.size[1] == 440
+    pixels = np.asarray(long.convert("L"))
+    assert (pixels[:, -6:] == 255).all()  # the name ends inside the image
