@@ -50,15 +50,21 @@ def wait_until(proc: subprocess.Popen, ready, what: str, timeout: float = 60) ->
         time.sleep(0.002)
 
 
-def grown(path: Path, times: int = 10):
-    """A check that `path` has grown `times` times: its writer has appended (and committed) batches."""
-    last, growths = [-1], [0]
+def has_committed(path: Path, rows: int = 1):
+    """A check that the writer of the cache at `path` has committed at least `rows` rows.
+
+    File growth alone is not enough: the file grows when a batch's data is
+    flushed, before the counter that commits it. The counter is read without
+    the writer's lock; a read that catches the file mid-write counts as not yet.
+    """
+    import h5py
 
     def ready() -> bool:
-        size = path.stat().st_size if path.exists() else -1
-        growths[0] += 0 <= last[0] < size
-        last[0] = size
-        return growths[0] >= times
+        try:
+            with h5py.File(path, "r", locking=False) as h5:
+                return int(h5.attrs.get("committed", 0)) >= rows
+        except (OSError, KeyError, ValueError):
+            return False
 
     return ready
 
@@ -153,7 +159,7 @@ def test_ctrl_c_during_toy_render_leaves_a_resumable_cache(tmp_path):
     out, n = tmp_path / "toy.h5", 2000
     args = ("toy", "render", "--n", n, "--resolution", 16, "--out", out, "--json", tmp_path / "r.json")
     proc = start(*args)
-    wait_until(proc, grown(out), "batches on disk")
+    wait_until(proc, has_committed(out), "a committed batch")
     interrupt(proc)
 
     verdict = run("cache", "validate", out)
@@ -187,7 +193,7 @@ def test_ctrl_c_during_sample_then_the_same_command_finishes(tmp_path):
     args = ("sample", "--backbone", ckpt, "-n", n, "--batch", 2, "--layers", "b8.conv1", "--cache", cache,
             "--out", tmp_path / "s", "--json", tmp_path / "s.json")
     proc = start(*args)
-    wait_until(proc, grown(cache), "batches on disk")
+    wait_until(proc, has_committed(cache), "a committed batch")
     interrupt(proc)
     assert "unfinished but sound" in one_line(run("cache", "validate", cache))
 
