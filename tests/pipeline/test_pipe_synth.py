@@ -94,6 +94,7 @@ def test_pipe_synth_all_heads_filter_and_exports(run_cli, registry, interpreters
     assert ranks[~keep].min() >= ranks[keep].max()  # the dropped ones are the least certain
     with CacheReader(tmp_path / "a" / "synth.h5") as r:
         assert r.layers == [] and r.provenance["job"]["filter"] == {"name": "js", "options": {"aggregate": "sum"}}
+        assert "ignore_above" not in r.provenance["job"]  # the job of caches made before the option
 
     # the pipeline's labels are the interpreter's, computed here the slow way
     backbone = StandinBackbone()
@@ -151,8 +152,10 @@ def test_pipe_synth_ignore_above_leaves_uncertain_pixels_unlabelled(run_cli, reg
 
     assert "head 'keypoints' labels are not per-pixel maps" in err(interpreters, "--ignore-above", "keypoints=0.1")
     assert "no interpreter for head 'keypoints'" in err(chosen, "--ignore-above", "keypoints=0.1")
-    for bad in ("segmentation=-1", "segmentation", "segmentation=x", "=0.2", "segmentation=nan"):
-        assert "expected HEAD=THRESHOLD" in err(chosen, "--ignore-above", bad)
+    for bad in ("segmentation", "=0.2"):
+        assert "--ignore-above expects KEY=VALUE" in err(chosen, "--ignore-above", bad)
+    for bad in ("segmentation=-1", "segmentation=x", "segmentation=nan", "segmentation=true"):
+        assert "the threshold must be a finite number >= 0" in err(chosen, "--ignore-above", bad)
 
 
 def test_pipe_synth_same_seed_same_bytes(run_cli, registry, interpreters, tmp_path):

@@ -70,17 +70,13 @@ def synth_spec(backbone, interpreters, layers, keep_features: bool, job: dict):
 
 def parse_ignore_above(items: List[str]) -> dict:
     """["segmentation=0.3", ...] -> {"segmentation": 0.3}: one threshold per head, in that head's units."""
-    thresholds = {}
-    for item in items:
-        head, sep, value = item.partition("=")
-        try:
-            threshold = float(value) if sep and head.strip() else None
-        except ValueError:
-            threshold = None
-        if threshold is None or not (np.isfinite(threshold) and threshold >= 0):
-            raise DganError(f"--ignore-above: expected HEAD=THRESHOLD with a finite THRESHOLD >= 0, got '{item}'")
-        thresholds[head.strip()] = threshold
-    return thresholds
+    from dgan_plugins.pipeline.train import parse_options
+
+    thresholds = parse_options(items, "--ignore-above")
+    for head, value in thresholds.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (np.isfinite(value) and value >= 0):
+            raise DganError(f"--ignore-above {head}: the threshold must be a finite number >= 0, got '{value}'")
+    return {head: float(value) for head, value in thresholds.items()}
 
 
 def unlabelled_fills(interpreters, image_hw, thresholds: dict) -> list:
@@ -195,7 +191,8 @@ def synth_command(
         wanted = {l.name for i in interpreters for l in i.layers}
         layers = [layer for layer in model.layers if layer.name in wanted]
         job = {"name": "synth", "seed": seed, "n": n, "truncation_psi": truncation, "noise_mode": NOISE_MODE,
-               "batch": batch, "tile_rows": tile_rows, "drop": drop, "ignore_above": thresholds,
+               "batch": batch, "tile_rows": tile_rows, "drop": drop,
+               **({"ignore_above": thresholds} if thresholds else {}),  # earlier runs' caches stay resumable
                "filter": {"name": filter_name, "options": filt.config()},
                "interpreters": [{"head": i.head_name, "sha256": i.source_sha256} for i in interpreters]}
 
