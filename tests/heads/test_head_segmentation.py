@@ -77,3 +77,31 @@ def test_head_segmentation_learns_a_rule(tmp_path):
     label, js = head.combine(outputs)
     assert (label == labels[0]).mean() >= 0.95
     assert js.shape == (16, 16) and np.isfinite(js).all()
+
+
+def test_head_segmentation_class_weights_scale_a_class_loss():
+    outputs = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0]], dtype=torch.float64)
+    targets = torch.tensor([[1.0], [1.0], [2.0]])
+    ce = -torch.log_softmax(outputs, 1)[torch.arange(3), targets[:, 0].long()]
+    plain = _head(3).loss(outputs, targets)
+    assert float(plain) == pytest.approx(float(ce.mean()), rel=1e-12)
+    head = _head(3, class_weights="c1:4")
+    # a weighted mean: each pixel's loss times its class weight, over the weights' sum
+    assert float(head.loss(outputs, targets)) == pytest.approx(float((4 * ce[0] + 4 * ce[1] + ce[2]) / 9), rel=1e-12)
+    assert head.config() == {"balanced": False, "class_weights": {"c1": 4.0}}
+    rebuilt = _head(3, **head.config())
+    assert rebuilt.class_weights == {"c1": 4.0} and _head(3).config() == {"balanced": False}
+    assert _head(3, class_weights="c0:0.5, c2:2").class_weights == {"c0": 0.5, "c2": 2.0}
+
+
+@pytest.mark.parametrize("value, match", [
+    ("eyebrow:4", "no class 'eyebrow'"),
+    ("c1", "NAME:WEIGHT"),
+    ("c1:0", "positive number"),
+    ("c1:-2", "positive number"),
+    ("c1:x", "positive number"),
+    (4, "NAME:WEIGHT"),
+])
+def test_head_segmentation_class_weights_reject_bad_values(value, match):
+    with pytest.raises(ValueError, match=match):
+        _head(3, class_weights=value)

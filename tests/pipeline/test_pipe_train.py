@@ -38,17 +38,20 @@ def one_error_line(result) -> str:
 
 def test_pipe_train_writes_checkpoint_table_and_json(run_cli, registry, seg_cache, tmp_path):
     res = train(run_cli, registry, seg_cache, tmp_path / "i.pt", "--json", tmp_path / "r.json",
-                "--backbone", "standin", "--head-option", "balanced=true", "--hidden", "16,8")
+                "--backbone", "standin", "--head-option", "balanced=true", "--head-option", "class_weights=class2:3",
+                "--hidden", "16,8")
     assert res.code == 0, res.err
     assert "accuracy" in res.out and "final loss" in res.out
     summary = json.loads((tmp_path / "r.json").read_text())
     assert len(summary["members"]) == 2 and summary["hidden"] == [16, 8]
-    assert summary["head_options"] == {"balanced": True} and summary["labelled_samples"] == 2
+    assert summary["head_options"] == {"balanced": True, "class_weights": {"class2": 3.0}}
+    assert summary["labelled_samples"] == 2
     assert all(0 <= m["metrics"]["accuracy"] <= 1 and m["iterations"] == 10 for m in summary["members"])
     from dgan_cli.interpreter import Interpreter
 
     interp = Interpreter.load(tmp_path / "i.pt")
     assert interp.head_name == "segmentation" and interp.head.balanced and len(interp.ensemble) == 2
+    assert interp.head.class_weights == {"class2": 3.0}  # rebuilt from the checkpoint's config
     assert interp.label_names == ["class0", "class1", "class2"]
     assert interp.training["options"]["seed"] == 0 and interp.training["samples"] == ["000000", "000001"]
     assert torch.load(tmp_path / "i.pt", weights_only=True)["format"] == "dgan-interpreter"
@@ -65,6 +68,7 @@ def test_pipe_train_refuses_cache_of_another_backbone(run_cli, registry, seg_cac
     (("--hidden", "12"), "--hidden expects two positive widths"),
     (("--head-option", "balanced"), "--head-option expects KEY=VALUE"),
     (("--head-option", "colour=red"), "head 'segmentation'"),
+    (("--head-option", "class_weights=eyebrow:4"), "no class 'eyebrow' (classes: class0, class1, class2)"),
     (("--layers", "b4,nope"), "unknown layer 'nope'"),
     (("--device", "tpu"), "--device must be"),
 ])

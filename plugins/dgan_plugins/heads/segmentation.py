@@ -3,7 +3,10 @@
 Labels are int16 [H, W] class indices, -1 = ignore (unlabelled pixels are
 never trained on). Training pixels: every class present in an image is
 sampled at least once (class-balanced quotas with `balanced=True`), the rest
-uniformly over labelled pixels. The ensemble's label is the per-pixel
+uniformly over labelled pixels. `class_weights` ("eyebrow:4,nose:2") scales a
+class's cross-entropy: where every pixel of a small image is already a
+training pixel, quotas change nothing and only a weight makes a thin class
+count. The ensemble's label is the per-pixel
 majority vote of the members' argmax (ties go to the lower class index); its
 uncertainty map is the per-pixel Jensen-Shannon divergence of the members'
 softmax distributions.
@@ -24,12 +27,15 @@ IGNORE = -1
 class SegmentationHead:
     name = "segmentation"
 
-    def __init__(self, label_names, balanced: bool = False):
+    def __init__(self, label_names, balanced: bool = False, class_weights=None):
         self.label_names = [str(n) for n in label_names]
         if len(self.label_names) < 2:
             raise ValueError("segmentation needs at least 2 class names (background included)")
         self.num_outputs = len(self.label_names)
         self.balanced = bool(balanced)
+        self.class_weights = parse_class_weights(class_weights, self.label_names)
+        self._weights = (np.array([self.class_weights.get(n, 1.0) for n in self.label_names], dtype=np.float32)
+                         if self.class_weights else None)
 
     def label_schema(self, image_hw):
         from dgan_cli.cache import LabelSchema
@@ -61,7 +67,10 @@ class SegmentationHead:
     def loss(self, outputs, targets):
         import torch.nn.functional as F
 
-        return F.cross_entropy(outputs, targets[:, 0].long())
+        import torch
+
+        weight = None if self._weights is None else torch.as_tensor(self._weights, dtype=outputs.dtype, device=outputs.device)
+        return F.cross_entropy(outputs, targets[:, 0].long(), weight=weight)
 
     def metrics(self, outputs, targets):
         return {"accuracy": float((outputs.argmax(1) == targets[:, 0].long()).float().mean())}
@@ -78,7 +87,39 @@ class SegmentationHead:
         return label.cpu().numpy(), js_divergence(outputs).cpu().numpy().astype(np.float32)
 
     def config(self):
-        return {"balanced": self.balanced}
+        config = {"balanced": self.balanced}
+        if self.class_weights:
+            config["class_weights"] = dict(self.class_weights)
+        return config
+
+
+def parse_class_weights(value, names) -> dict:
+    """'eyebrow:4,nose:2' or {"eyebrow": 4} -> {name: weight > 0}; unnamed classes weigh 1."""
+    if value is None or value == "" or value == {}:
+        return {}
+    if isinstance(value, str):
+        pairs = []
+        for item in value.split(","):
+            name, sep, weight = item.partition(":")
+            if not sep:
+                raise ValueError(f"class_weights expects NAME:WEIGHT pairs such as eyebrow:4, got '{item}'")
+            pairs.append((name.strip(), weight.strip()))
+    elif isinstance(value, dict):
+        pairs = list(value.items())
+    else:
+        raise ValueError(f"class_weights expects NAME:WEIGHT pairs such as eyebrow:4, got {value!r}")
+    weights = {}
+    for name, weight in pairs:
+        if name not in names:
+            raise ValueError(f"class_weights: no class '{name}' (classes: {', '.join(names)})")
+        try:
+            w = float(weight)
+        except (TypeError, ValueError):
+            w = float("nan")
+        if not w > 0 or w == float("inf"):
+            raise ValueError(f"class_weights: the weight of '{name}' must be a positive number, got '{weight}'")
+        weights[name] = w
+    return weights
 
 
 def build(label_names=(), **options):
