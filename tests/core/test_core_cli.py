@@ -73,3 +73,32 @@ def test_plugin_command_cannot_shadow_a_core_command(run_cli):
 def test_console_script_entry_point():
     proc = subprocess.run([sys.executable, "-m", "dgan_cli", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == f"dgan {__version__}"
+
+
+def _device_options(command, path=()):
+    """(command path, option) for every --device option in the CLI tree."""
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _device_options(sub, path + (name,))
+    for param in getattr(command, "params", []):
+        if "--device" in getattr(param, "opts", []):
+            yield " ".join(path), param
+
+
+def test_every_device_option_reads_dgan_device():
+    # one variable moves a whole recipe to the GPU without changing its commands (their stage markers)
+    from dgan_cli.cli import command_tree
+    from dgan_cli.registry import default_registry
+
+    found = dict(_device_options(command_tree(default_registry())))
+    assert {"train", "synth", "sample", "invert", "eval", "backbone train"} <= set(found), sorted(found)
+    assert {name: p.envvar for name, p in found.items() if p.envvar != "DGAN_DEVICE"} == {}
+
+
+def test_dgan_device_reaches_the_command(run_cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("DGAN_DEVICE", "tpu")
+    result = run_cli("sample", "--backbone", "toy", "-n", "1", "--cache", tmp_path / "s.h5", "--out", tmp_path / "s")
+    assert result.code == 2 and "--device must be cpu, cuda[:N] or auto, got 'tpu'" in result.err
+    assert not (tmp_path / "s.h5").exists()
+    result = run_cli("sample", "--backbone", "toy", "-n", "1", "--cache", tmp_path / "s.h5", "--out", tmp_path / "s",
+                     "--device", "cpu")  # the option still wins over the variable
+    assert result.code == 0, result.err

@@ -34,7 +34,7 @@ def eval_command(
     seed: int = typer.Option(0, "--seed", help="Seeds weights, batch order and augmentation."),
     curve_every: int = typer.Option(0, "--curve-every", help="Also score the test set every N steps: the "
                                     "learning curve, in the JSON's `curve` (0: only at the end)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (same bytes per seed on CPU)."),
+    device: str = typer.Option("auto", "--device", envvar="DGAN_DEVICE", help="auto, cpu or cuda (same bytes per seed on CPU)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
 ) -> None:
     """Train a network from scratch on --train and report mIoU / PCK / depth error on --test."""

@@ -43,7 +43,7 @@ def invert_command(
     resize: str = typer.Option("crop", "--resize", help="Images of another size: crop, fit or refuse."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated feature layers (default: all)."),
     batch: int = typer.Option(4, "--batch", help="Images optimised together."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
+    device: str = typer.Option("cpu", "--device", envvar="DGAN_DEVICE", help="cpu, cuda[:N] or auto."),
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: invert only part I (0-based) of N; "
                                         "the same command without --shard joins the parts (docs/scale.md)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the quality table as JSON."),
@@ -96,7 +96,7 @@ def encoder_train_command(
     width: int = typer.Option(32, "--width", help="Channels of the encoder's first layer."),
     seed: int = typer.Option(0, "--seed", help="Initialisation seed and first training seed."),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="Steps between checkpoints."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
+    device: str = typer.Option("cpu", "--device", envvar="DGAN_DEVICE", help="cpu, cuda[:N] or auto."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
 ) -> None:
     """Train an image -> w+ encoder on the backbone's own samples (latent + pixel + perceptual loss)."""

@@ -160,7 +160,7 @@ def sample_command(
     truncation: float = typer.Option(0.7, "--truncation", help="Truncation psi (0.7 as the reference code)."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated feature layers (default: all)."),
     batch: int = typer.Option(4, "--batch", help="Samples per generator forward pass."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
+    device: str = typer.Option("cpu", "--device", envvar="DGAN_DEVICE", help="cpu, cuda[:N] or auto."),
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: sample only part I (0-based) of N; "
                                         "the same command without --shard joins the parts (docs/scale.md)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),

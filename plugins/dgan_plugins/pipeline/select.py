@@ -138,7 +138,7 @@ def select_command(
                                    help="Coreset distance on pooled generator features or on w."),
     truncation: float = typer.Option(0.7, "--truncation", help="Truncation psi."),
     batch: int = typer.Option(4, "--batch", help="Samples per forward pass."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
+    device: str = typer.Option("cpu", "--device", envvar="DGAN_DEVICE", help="cpu, cuda[:N] or auto."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the selection as JSON."),
 ) -> None:
     """Pick the GAN samples to annotate next: ensemble uncertainty, then a k-center coreset."""

@@ -147,7 +147,7 @@ def synth_command(
     keep_features: bool = typer.Option(False, "--keep-features", help="Also store the generator features in synth.h5."),
     batch: int = typer.Option(4, "--batch", help="Samples per generator forward pass."),
     tile_rows: Optional[int] = typer.Option(None, "--tile-rows", help="Run the ensembles on bands of this many rows (memory)."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
+    device: str = typer.Option("cpu", "--device", envvar="DGAN_DEVICE", help="cpu, cuda[:N] or auto."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start over even if OUT holds another run."),
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: synthesize only part I (0-based) of N; "
                                         "the same command without --shard joins the parts (docs/scale.md)."),

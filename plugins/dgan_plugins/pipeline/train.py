@@ -145,7 +145,7 @@ def train_command(
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated feature layers (default: all in the cache)."),
     seed: int = typer.Option(0, "--seed", help="Seed of initialisation, pixel sampling and batch order."),
     backbone: Optional[str] = typer.Option(None, "--backbone", help="Refuse the cache unless this generator made it."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
+    device: str = typer.Option("cpu", "--device", envvar="DGAN_DEVICE", help="cpu, cuda[:N] or auto."),
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: train only part I (0-based) of N of the "
                                         "members; the same command without --shard joins the parts (docs/scale.md)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),

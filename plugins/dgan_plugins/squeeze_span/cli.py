@@ -33,7 +33,7 @@ def train_command(
     truncation_psi: float = typer.Option(1.0, "--truncation-psi"),
     seed: int = typer.Option(0, "--seed"),
     checkpoint_every: int = typer.Option(50, "--checkpoint-every", help="Steps between checkpoints."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1 ..."),
+    device: str = typer.Option("cpu", "--device", envvar="DGAN_DEVICE", help="cpu, cuda, cuda:1 ..."),
     json_path: Optional[Path] = typer.Option(None, "--json", help=JSON_HELP),
 ) -> None:
     """Distil a generator into a ResNet-18 student (squeeze, and span when --real is given)."""
@@ -84,7 +84,7 @@ def eval_command(
     work: Optional[Path] = typer.Option(None, "--work", help="Folder for comparison checkpoints "
                                         "(default: STUDENT.compare/ beside the student)."),
     probe_epochs: int = typer.Option(90, "--probe-epochs", help="Linear-probe epochs."),
-    device: str = typer.Option("cpu", "--device"),
+    device: str = typer.Option("cpu", "--device", envvar="DGAN_DEVICE"),
     json_path: Optional[Path] = typer.Option(None, "--json", help=JSON_HELP),
 ) -> None:
     """Linear-probe top-1 accuracy of a frozen student (and the comparison rows) on class labels."""

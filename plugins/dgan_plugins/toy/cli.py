@@ -149,7 +149,7 @@ def fid_command(
                                   help="First seed of the real set (default: the toy GAN's training images)."),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Classifier checkpoint (default: shipped)."),
     batch: int = typer.Option(32, "--batch", help="Generator images per forward pass."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto (the generator's device)."),
+    device: str = typer.Option("cpu", "--device", envvar="DGAN_DEVICE", help="cpu, cuda[:N] or auto (the generator's device)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
 ) -> None:
     """FID of generated vs rendered images in the toy classifier's features, and its real-vs-real floor."""
@@ -239,7 +239,7 @@ def annotate_command(
     tolerance: float = typer.Option(0.3, "--tolerance", help="Polygon simplification in pixels (0 = none)."),
     # dgan sample's default: the toy GAN's images can differ by a grey level between batch sizes
     batch: int = typer.Option(4, "--batch", help="Generator images per forward pass (as `dgan sample --batch`)."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto (the generator's device)."),
+    device: str = typer.Option("cpu", "--device", envvar="DGAN_DEVICE", help="cpu, cuda[:N] or auto (the generator's device)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON."),
 ) -> None:
@@ -285,7 +285,7 @@ def fidelity_command(
     annotator: Optional[Path] = typer.Option(None, "--annotator", help="Annotator checkpoint (default: shipped)."),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Classifier checkpoint (default: shipped)."),
     batch: int = typer.Option(32, "--batch", help="Generator images per forward pass."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto (the generator's device)."),
+    device: str = typer.Option("cpu", "--device", envvar="DGAN_DEVICE", help="cpu, cuda[:N] or auto (the generator's device)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
 ) -> None:
     """Per part class, how often and how large the generator draws it against the test split; and FID."""

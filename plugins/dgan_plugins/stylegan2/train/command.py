@@ -37,7 +37,7 @@ def train_command(
     snapshot_every: Optional[int] = typer.Option(None, help="Steps between checkpoint + sample grid (default 500)."),
     log_every: Optional[int] = typer.Option(None, help="Steps between metrics.jsonl lines (default 10)."),
     keep_checkpoints: Optional[int] = typer.Option(None, help="Checkpoints kept, 0 = all (default 5)."),
-    device: Optional[str] = typer.Option(None, help="cpu, cuda or auto (default auto)."),
+    device: Optional[str] = typer.Option(None, envvar="DGAN_DEVICE", help="cpu, cuda or auto (default auto)."),
     objective: Optional[str] = typer.Option(
         None, help="gan, paired (regress G(z) on the source's image of z; toy) or paired+gan (default gan). "
                    "May change on --resume."),
