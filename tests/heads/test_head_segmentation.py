@@ -100,6 +100,7 @@ def test_head_segmentation_class_weights_scale_a_class_loss():
     ("c1:0", "positive number"),
     ("c1:-2", "positive number"),
     ("c1:x", "positive number"),
+    ("c1:inf", "positive number"),
     (4, "NAME:WEIGHT"),
 ])
 def test_head_segmentation_class_weights_reject_bad_values(value, match):

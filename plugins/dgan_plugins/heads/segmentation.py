@@ -13,6 +13,8 @@ softmax distributions.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dgan_cli import hookimpl
@@ -34,8 +36,11 @@ class SegmentationHead:
         self.num_outputs = len(self.label_names)
         self.balanced = bool(balanced)
         self.class_weights = parse_class_weights(class_weights, self.label_names)
-        self._weights = (np.array([self.class_weights.get(n, 1.0) for n in self.label_names], dtype=np.float32)
-                         if self.class_weights else None)
+        self._weights = None
+        if self.class_weights:
+            import torch
+
+            self._weights = torch.tensor([self.class_weights.get(n, 1.0) for n in self.label_names])
 
     def label_schema(self, image_hw):
         from dgan_cli.cache import LabelSchema
@@ -67,9 +72,7 @@ class SegmentationHead:
     def loss(self, outputs, targets):
         import torch.nn.functional as F
 
-        import torch
-
-        weight = None if self._weights is None else torch.as_tensor(self._weights, dtype=outputs.dtype, device=outputs.device)
+        weight = None if self._weights is None else self._weights.to(outputs)  # no copy when already there
         return F.cross_entropy(outputs, targets[:, 0].long(), weight=weight)
 
     def metrics(self, outputs, targets):
@@ -115,8 +118,8 @@ def parse_class_weights(value, names) -> dict:
         try:
             w = float(weight)
         except (TypeError, ValueError):
-            w = float("nan")
-        if not w > 0 or w == float("inf"):
+            w = 0.0  # reported as not a positive number below
+        if not (w > 0 and math.isfinite(w)):
             raise ValueError(f"class_weights: the weight of '{name}' must be a positive number, got '{weight}'")
         weights[name] = w
     return weights
