@@ -29,7 +29,10 @@ that value (`synth_seed` above). Entries run one after the other, stages in
 order; a stage whose command, once filled in, equals one already done is
 not run again, so stages that use no matrix variable run once. `--set
 NAME=VALUE` replaces a [vars] value, or keeps only the listed values of a
-matrix axis (`--set seed=0,1`).
+matrix axis (`--set seed=0,1`). An argument that is exactly `"{name}"` where
+name's value is a list stands for the list's items: a matrix value such as
+`{ head = "depth", head_args = ["--head-option", "coverage=true"] }` gives
+its entry arguments the others (`head_args = []`) do not get.
 """
 from __future__ import annotations
 
@@ -121,6 +124,19 @@ def fill(template: str, values: dict, where: str) -> str:
         raise DganError(f"{where}: unknown variable {{{missing[0]}}}",
                         hint=f"defined: {', '.join(sorted(values))}")
     return template.format(**values)
+
+
+def fill_args(run: tuple[str, ...], values: dict, where: str) -> list[str]:
+    """A stage's arguments; an argument that is exactly "{name}" of a list value becomes its items
+    (none for an empty list), so a matrix value can carry options only it needs."""
+    args = []
+    for template in run:
+        name = template[1:-1]
+        if template.startswith("{") and template.endswith("}") and isinstance(values.get(name), list):
+            args.extend(fill(str(item), values, where) for item in values[name])
+        else:
+            args.append(fill(template, values, where))
+    return args
 
 
 def parse_settings(items: list[str]) -> dict[str, str]:
@@ -258,11 +274,11 @@ def plan(recipe: Recipe, root: Group, only: list[str] = ()) -> list[Step]:
     for entry in recipe.entries():
         for stage in recipe.stages:
             where = f"{recipe.path}: stage '{stage.name}'"
-            args = [fill(a, entry, where) for a in stage.run]
+            args = fill_args(stage.run, entry, where)
             check_command(root, args, where)
             # A command the first entry of the whole matrix shares (no matrix variable in it) is
             # marked there, so a run with `--set head=depth` finds it done too.
-            home = first["out"] if args == [fill(a, first, where) for a in stage.run] else entry["out"]
+            home = first["out"] if args == fill_args(stage.run, first, where) else entry["out"]
             if not only or stage.name in only:
                 steps.append(Step(entry, stage, args, home))
     return steps

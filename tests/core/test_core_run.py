@@ -335,3 +335,34 @@ def test_results_plot_bad_input_is_one_line(run_cli, tmp_path):
     assert result.code == 2 and "--x head: not a numeric matrix variable" in result.err
     assert run_cli("results", *paths, "--plot", tmp_path / "p.png").code == 2
     assert not (tmp_path / "p.png").exists()
+
+
+def tag(out: Path = typer.Option(...), tags: list[str] = typer.Option([], "--tag")) -> None:
+    CALLS.append(f"tag {' '.join(tags)}".strip())
+
+
+def test_a_list_value_splices_its_items_into_the_command(run_cli, tmp_path):
+    """A matrix value can carry options only its entry gets: "{name}" of a list stands for its items."""
+    CALLS.clear()
+    reg = Registry()
+
+    class P:
+        @hookimpl
+        def dgan_commands(self):
+            return [CommandSpec(name="tag", app=tag)]
+
+    reg.register(P(), "test")
+    path = tmp_path / "l.toml"
+    path.write_text(f"""
+[recipe]
+name = "l"
+out = "{tmp_path}/l/{{head}}"
+matrix = {{ head = [{{ head = "seg", extra = [] }}, {{ head = "depth", extra = ["--tag", "{{head}}-x", "--tag", "2"] }}] }}
+
+[[stage]]
+name = "t"
+run = ["tag", "{{extra}}", "--out", "{{out}}/t.json"]
+""")
+    result = run_cli("run", path, registry=reg)
+    assert result.code == 0, result.err
+    assert CALLS == ["tag", "tag depth-x 2"]

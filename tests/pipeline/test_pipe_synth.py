@@ -212,3 +212,39 @@ def test_pipe_synth_bad_inputs_exit_2_with_one_line(run_cli, registry, interpret
     assert run_cli("-q", *synth_args(one, tmp_path / "done", 2, "--export", "none"), registry=registry).code == 0
     line = one_error_line(run_cli(*synth_args(one, tmp_path / "done", 3), registry=registry))
     assert "already a complete cache made by another job (use another --out" in line
+
+
+def test_pipe_synth_depth_coverage_leaves_the_backdrop_unlabelled(run_cli, registry, tmp_path):
+    """`dgan train --head-option coverage=true` on depth labels with a backdrop (NaN) the features decide:
+    the synthetic labels leave the same backdrop unlabelled, through the cache and the folder."""
+    from interp_standin import make_cache, render, rule_depth
+
+    seeds = (1, 2, 3, 4)
+    _, feats, _ = render(StandinBackbone(), seeds)
+    truth = rule_depth(feats)
+    truth[truth > 3.5] = np.nan
+    head = default_registry().get("head", "depth").build(["depth"])
+    make_cache(tmp_path / "d.h5", seeds, {"depth": truth}, {"depth": head.label_schema((16, 16))})
+    res = run_cli("-q", "train", "--cache", tmp_path / "d.h5", "--head", "depth", "--out", tmp_path / "d.pt",
+                  "--members", "2", "--iters", "600", "--pixels-per-image", "256", "--seed", "1",
+                  "--head-option", "coverage=true", registry=registry)
+    assert res.code == 0, res.err
+    assert Interpreter.load(tmp_path / "d.pt").head.coverage
+    res = run_cli("-q", *synth_args({"depth": tmp_path / "d.pt"}, tmp_path / "a", 6), registry=registry)
+    assert res.code == 0, res.err
+    data = contents(tmp_path / "a" / "synth.h5")
+    backbone = StandinBackbone()
+    with torch.no_grad():
+        _, synth_feats = backbone.synthesize(backbone.sample(list(range(10, 16)), 0.7)["ws"])
+    backdrop = rule_depth({k: v.numpy() for k, v in synth_feats.items()}) > 3.5
+    unlabelled = np.isnan(data["labels/depth"])
+    assert 0.2 < backdrop.mean() < 0.8 and (unlabelled == backdrop).mean() > 0.85, (unlabelled == backdrop).mean()
+    assert np.isfinite(data["scores/depth-uncertainty"]).all()  # the filter scores the labelled pixels
+    kept = np.flatnonzero(data["scores/keep"] == 1)
+    folder = LabelledDataset(tmp_path / "a" / "folder", "depth")
+    assert np.array_equal(np.isnan(folder[0][1].numpy()), unlabelled[kept[0]])
+    line = [l for l in run_cli("-q", "train", "--cache", tmp_path / "d.h5", "--head", "depth", "--out",
+                               tmp_path / "e.pt", "--head-option", "coverage=yes", registry=registry).err.splitlines()
+            if l.strip()]
+    assert len(line) == 1 and "coverage must be true or false" in line[0]
+    assert not (tmp_path / "e.pt").exists()

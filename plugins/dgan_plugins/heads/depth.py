@@ -9,6 +9,14 @@ Labels are float32 [H, W], NaN = unlabelled (never trained on). Losses:
   the global scale free). Needs positive depths.
 
 `combine` returns the mean of the members' depths and their variance.
+
+`coverage=true` also learns where a depth exists: a second per-pixel output,
+a logit of "labelled", trained with binary cross-entropy on every pixel
+(labelled or not). Where the members' mean probability is below 0.5 the
+synthetic label stays unlabelled (NaN), as the training labels leave a
+backdrop or the sky; without it the members extrapolate depths there that no
+one labelled (the toy world's HandsOff set: -0.2 to 57 units behind heads
+at about 4).
 """
 from __future__ import annotations
 
@@ -25,13 +33,15 @@ LOSSES = ("l1", "scale-invariant")
 
 class DepthHead:
     name = "depth"
-    num_outputs = 1
 
-    def __init__(self, label_names=("depth",), loss: str = "l1", si_lambda: float = 0.5):
+    def __init__(self, label_names=("depth",), loss: str = "l1", si_lambda: float = 0.5, coverage: bool = False):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got '{loss}'")
+        if not isinstance(coverage, bool):
+            raise ValueError(f"coverage must be true or false, got '{coverage}'")
         self.label_names = [str(n) for n in label_names] or ["depth"]
-        self.loss_name, self.si_lambda = loss, float(si_lambda)
+        self.loss_name, self.si_lambda, self.coverage = loss, float(si_lambda), coverage
+        self.num_outputs = 2 if coverage else 1
 
     def label_schema(self, image_hw):
         from dgan_cli.cache import LabelSchema
@@ -41,11 +51,12 @@ class DepthHead:
 
     def sample_pixels(self, label, n, rng, image_hw=None):
         label = np.asarray(label)
-        usable = np.isfinite(label)
+        labelled = np.isfinite(label)
         if self.loss_name == "scale-invariant":
-            if (label[usable] <= 0).any():
+            if (label[labelled] <= 0).any():
                 raise DganError("depth labels must be positive for the scale-invariant loss")
-        ys, xs = np.nonzero(usable)
+        # with coverage the unlabelled pixels are training pixels too (their target is "unlabelled")
+        ys, xs = np.nonzero(np.ones_like(labelled) if self.coverage else labelled)
         if len(ys) <= n:
             return ys, xs
         pick = np.sort(rng.choice(len(ys), size=n, replace=False))
@@ -55,6 +66,16 @@ class DepthHead:
         return np.asarray(label)[ys, xs].astype(np.float32)[:, None]
 
     def loss(self, outputs, targets):
+        import torch
+        from torch.nn import functional as F
+
+        labelled = torch.isfinite(targets[:, 0])
+        loss = self._depth_loss(outputs[labelled, :1], targets[labelled]) if labelled.any() else outputs.sum() * 0
+        if self.coverage:
+            loss = loss + F.binary_cross_entropy_with_logits(outputs[:, 1], labelled.to(outputs.dtype))
+        return loss
+
+    def _depth_loss(self, outputs, targets):
         if self.loss_name == "l1":
             return (outputs - targets).abs().mean()
         d = outputs - targets.log()
@@ -65,17 +86,29 @@ class DepthHead:
         return outputs.exp() if self.loss_name == "scale-invariant" else outputs
 
     def metrics(self, outputs, targets):
-        return {"abs_error": float((self.depth(outputs) - targets).abs().mean())}
+        import torch
+
+        labelled = torch.isfinite(targets[:, 0])
+        found = {"abs_error": float((self.depth(outputs[labelled, :1]) - targets[labelled]).abs().mean())}
+        if self.coverage:
+            found["coverage_accuracy"] = float(((outputs[:, 1] > 0) == labelled).float().mean())
+        return found
 
     def combine(self, outputs):
-        depths = self.depth(outputs.float()[:, 0])  # [M, H, W]
+        outputs = outputs.float()
+        depths = self.depth(outputs[:, 0])  # [M, H, W]
         mean = depths.mean(0)
         spread = depths - mean  # in place below: var() would allocate several [M, H, W] temporaries
         spread.square_()
-        return mean.cpu().numpy().astype(np.float32), spread.mean(0).cpu().numpy().astype(np.float32)
+        variance = spread.mean(0)
+        if self.coverage:
+            unlabelled = outputs[:, 1].sigmoid().mean(0) < 0.5
+            mean[unlabelled] = float("nan")
+            variance[unlabelled] = float("nan")  # the filter and --ignore-above score labelled pixels only
+        return mean.cpu().numpy().astype(np.float32), variance.cpu().numpy().astype(np.float32)
 
     def config(self):
-        return {"loss": self.loss_name, "si_lambda": self.si_lambda}
+        return {"loss": self.loss_name, "si_lambda": self.si_lambda, "coverage": self.coverage}
 
 
 def build(label_names=(), **options):

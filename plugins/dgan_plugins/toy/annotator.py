@@ -11,7 +11,8 @@ images (`dgan toy annotate`). One network, four groups of output channels:
                     argmax + 3x3 centroid (evaluate/tasks.py)
     [C+K, C+2K)     visibility logit maps, read out where the heatmap points
                     (weighted by its probabilities): visible or occluded
-    C+2K            depth, standardised by the training set's mean and std
+    C+2K            depth, standardised by the training set's mean and std;
+                    `predict` puts the pixels it labels background on the far plane
 
 Checkpoint: format "dgan-toy-annotator" (checkpoint.py), config {"width",
 "resolution", "classes", "keypoints", "depth_mean", "depth_std", "sigma"}.
@@ -28,6 +29,7 @@ from torch.nn import functional as F
 from dgan_plugins.evaluate.networks import SmallUNet
 from dgan_plugins.evaluate.tasks import decode_heatmaps, gaussian_heatmaps
 from dgan_plugins.toy.checkpoint import load_tagged, save_tagged
+from dgan_plugins.toy.model import FAR_DEPTH
 
 FORMAT = "dgan-toy-annotator"
 
@@ -72,9 +74,12 @@ class Annotator(torch.nn.Module):
             prob = out["heatmaps"].reshape(b, k, h * w).softmax(-1)
             visible = _read_at(out["visibility"], prob) > 0
             xy = decode_heatmaps(out["heatmaps"])
-            parts.append((out["segmentation"].argmax(1).to(torch.uint8).numpy(),
-                          torch.cat([xy, visible.float()[..., None]], -1).numpy(),
-                          (out["depth"] * self.config["depth_std"] + self.config["depth_mean"]).numpy()))
+            parts_map = out["segmentation"].argmax(1)
+            depth = out["depth"] * self.config["depth_std"] + self.config["depth_mean"]
+            # what it sees as background it puts on the far plane, as the renderer does (not 11.9 or 12.1)
+            depth = torch.where(parts_map == 0, FAR_DEPTH, depth)
+            parts.append((parts_map.to(torch.uint8).numpy(), torch.cat([xy, visible.float()[..., None]], -1).numpy(),
+                          depth.numpy()))
         seg, kp, depth = (np.concatenate(p) for p in zip(*parts))
         return Prediction(seg, kp.astype(np.float32), depth.astype(np.float32))
 
