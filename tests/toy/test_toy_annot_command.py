@@ -124,3 +124,18 @@ def test_annotate_bad_input_is_one_line(tiny, tmp_path, run_cli, case, message):
     assert result.code == 2, result.err
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_annotator_puts_what_it_calls_background_on_the_far_plane(tiny):
+    from dgan_plugins.toy.model import FAR_DEPTH
+
+    _, annotator, _, _ = tiny
+    model, _ = load_annotator(annotator)
+    images = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    with torch.no_grad():  # background or face, whichever the weights prefer at each pixel
+        model.net.out.bias[:2] = 0.0
+        model.net.out.bias[2:model.num_classes] = -1e4
+    pred = model.predict(images)
+    background = pred.segmentation == 0
+    assert 0 < background.mean() < 1, background.mean()
+    assert (pred.depth[background] == FAR_DEPTH).all() and (pred.depth[~background] != FAR_DEPTH).all()
