@@ -74,3 +74,21 @@ def test_images_of_the_right_size_are_copied_unchanged():
     image = _coordinate_image(16, 16)
     for policy in align.POLICIES:
         assert np.array_equal(align.align_image(image, align.placement((16, 16), 16, policy)), image)
+
+
+def test_real_set_reads_the_far_plane_as_unlabelled(tmp_path):
+    """A labelled folder's backdrop at its `far` depth is no reading: HandsOff never pairs it with features
+    (as `dgan eval` and `dgan annotate-import` read it); without `far` every depth is kept."""
+    from dgan_cli.labelled_folder import write_folder
+    from dgan_plugins.handsoff.realset import read_real_set
+
+    depth = np.full((2, 8, 8), 12.0, np.float32)
+    depth[:, 2:6, 2:6] = 3.5
+    images = np.zeros((2, 8, 8, 3), np.uint8)
+    for name, entry in (("far", {"unit": "m", "far": 12.0}), ("plain", {"unit": "m"})):
+        write_folder(tmp_path / name, ["000000", "000001"], images, {"depth": depth}, {"depth": entry})
+        read = read_real_set(tmp_path / name, 8, "refuse").labels["depth"]
+        if name == "far":
+            assert np.array_equal(np.isnan(read), depth == 12.0) and (read[~np.isnan(read)] == 3.5).all()
+        else:
+            assert np.array_equal(read, depth)
