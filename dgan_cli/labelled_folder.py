@@ -54,6 +54,17 @@ def format_ids(numbers: Sequence[int], width: int = 6) -> list[str]:
     return [str(int(n)).zfill(width) for n in numbers]
 
 
+def beyond_far_unlabelled(depth: np.ndarray, far: float | None) -> np.ndarray:
+    """Depth at or beyond a set's far plane (its backdrop) is no reading: NaN, float32.
+
+    The one rule every reader of `far` follows (eval, annotate-import, HandsOff's real set)."""
+    depth = np.asarray(depth, np.float32)
+    if far is None:
+        return depth
+    with np.errstate(invalid="ignore"):
+        return np.where(depth >= float(far), np.float32(np.nan), depth)
+
+
 def write_folder(path, ids: Sequence[str], images: np.ndarray, labels: Mapping[str, np.ndarray],
                  label_names: Mapping[str, dict], *, overwrite: bool = False) -> Path:
     """Write a complete labelled folder in one call (see `FolderWriter` for streaming)."""

@@ -107,12 +107,11 @@ def _normalise(path: Path, kind: str, target: np.ndarray, names: dict) -> np.nda
         kp[..., :2] = np.nan_to_num(kp[..., :2])
         return kp
     if kind == "depth":
-        depth = np.asarray(target, np.float32).copy()
+        from dgan_cli.labelled_folder import beyond_far_unlabelled
+
+        depth = beyond_far_unlabelled(target, names.get("far")).copy()
         with np.errstate(invalid="ignore"):
-            empty = ~np.isfinite(depth) | (depth <= 0)
-            if names.get("far") is not None:
-                empty |= depth >= float(names["far"])
-        depth[empty] = np.nan
+            depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
         return depth
     return np.asarray(target)
 

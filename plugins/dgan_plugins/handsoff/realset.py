@@ -57,7 +57,7 @@ def choose_kinds(available, requested: str | None, folder) -> list[str]:
 
 def read_real_set(path, size: int, policy: str, kinds: str | None = None) -> RealSet:
     """Read and align a labelled folder; any unreadable image or missing label is one DganError."""
-    from dgan_cli.labelled_folder import LabelledFolder
+    from dgan_cli.labelled_folder import LabelledFolder, beyond_far_unlabelled
 
     folder = LabelledFolder(path)
     chosen = choose_kinds(folder.label_names, kinds, folder.path)
@@ -70,20 +70,12 @@ def read_real_set(path, size: int, policy: str, kinds: str | None = None) -> Rea
         sizes.append(list(item["image"].shape[:2]))
         images.append(align.align_image(item["image"], where))
         for kind in chosen:
-            value = no_reading_beyond_far(item[kind], folder.label_names[kind]) if kind == "depth" else item[kind]
+            value = (beyond_far_unlabelled(item[kind], folder.label_names[kind].get("far")) if kind == "depth"
+                     else item[kind])  # the backdrop is never taught as a depth
             labels[kind].append(align.align_keypoints(value, where) if kind == "keypoints"
                                 else align.align_map(value, where))
     names = {k: dict(folder.label_names[k]) for k in chosen}
     return RealSet(ids, np.stack(images), {k: np.stack(v) for k, v in labels.items()}, names, sizes)
-
-
-def no_reading_beyond_far(depth: np.ndarray, entry: dict) -> np.ndarray:
-    """Depth at or beyond the folder's far plane is a backdrop, not a reading: unlabelled (NaN),
-    as `dgan eval` and `dgan annotate-import` read it; the interpreter is never taught it."""
-    if entry.get("far") is None:
-        return depth
-    with np.errstate(invalid="ignore"):
-        return np.where(depth >= float(entry["far"]), np.float32(np.nan), depth).astype(np.float32)
 
 
 def head_names(kind: str, entry: dict) -> list[str]:

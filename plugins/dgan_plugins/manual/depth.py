@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dgan_cli.errors import DganError
+from dgan_cli.labelled_folder import beyond_far_unlabelled
 from dgan_cli.untrusted import read_image, read_npy
 from dgan_cli.annotations import Annotation, Notes
 from dgan_plugins.manual.annotation import check_size, files_in
@@ -33,9 +34,7 @@ def read_depth(directory: Path, names: LabelNames, image_hw: tuple[int, int],
     for sample_id, path in sorted(chosen.items()):
         depth = _read_npy(path) if path.suffix.lower() == ".npy" else _read_png(path, names)
         check_size(path, depth.shape, image_hw)
-        if far is not None:
-            depth = np.where(depth >= far, np.float32(np.nan), depth)
-        found.append(Annotation(sample_id, "depth", depth, path))
+        found.append(Annotation(sample_id, "depth", beyond_far_unlabelled(depth, far), path))
     return found
 
 
