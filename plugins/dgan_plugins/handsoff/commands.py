@@ -40,6 +40,8 @@ def invert_command(
     pixel_weight: float = typer.Option(1.0, "--pixel-weight", help="Weight of pixel MSE."),
     latent_weight: float = typer.Option(1.0, "--latent-weight", help="Weight of MSE to the initial latent."),
     space: str = typer.Option("wplus", "--space", help="Optimise in wplus (one w per layer) or w."),
+    label_shift: int = typer.Option(0, "--label-shift", help="Move each real label map up to R pixels onto the "
+                                    "reconstruction where image patches match better (0: labels as drawn)."),
     resize: str = typer.Option("crop", "--resize", help="Images of another size: crop, fit or refuse."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated feature layers (default: all)."),
     batch: int = typer.Option(4, "--batch", help="Images optimised together."),
@@ -60,7 +62,8 @@ def invert_command(
     source = HandsOffSource(loss=loss_kind, steps=steps, lr=lr, rampup=rampup, rampdown=rampdown,
                             perceptual_weight=perceptual_weight, pixel_weight=pixel_weight,
                             latent_weight=latent_weight, space=space, resize=resize, encoder=encoder,
-                            encoder_iterations=encoder_iterations, batch=batch, device=device)
+                            encoder_iterations=encoder_iterations, batch=batch, device=device,
+                            label_shift=label_shift)
     job, outcome, finished = source.write(backbone, images, cache, layers=layers, kinds=labels, fmt=fmt,
                                           annotations=annotations, label_names=label_names,
                                           format_options=parse_format_options(format_options), shard=shard)

@@ -3,7 +3,8 @@
 The cache is an ordinary dgan cache that `dgan train` reads unchanged:
 `images` are the reconstructions G(w) (the pictures the stored features
 describe), `latents/ws` the inverted w+, `labels/<kind>` the real labels
-aligned to the generator's grid, `labels/real_image` the aligned real image,
+aligned to the generator's grid (label maps moved onto G(w) with
+`--label-shift`), `labels/real_image` the aligned real image,
 and `scores/{lpips,psnr,msssim}` the reconstruction quality of each image.
 An interrupted run resumes from the last committed batch.
 """
@@ -69,11 +70,17 @@ def cache_spec(backbone, layers, job: dict):
 
 
 def invert_rows(backbone, real, writer, items: range, schemas: dict, loss, config, *, encoder=None,
-                encoder_iterations: int = 1, w_avg=None, lpips_model=None, batch: int = 4) -> None:
-    """Invert the images `items` of `real` not yet committed in `writer` and append them, `batch` at a time."""
+                encoder_iterations: int = 1, w_avg=None, lpips_model=None, batch: int = 4,
+                label_shift: int = 0) -> None:
+    """Invert the images `items` of `real` not yet committed in `writer` and append them, `batch` at a time.
+
+    `label_shift` R > 0 moves the real label maps up to R pixels onto each
+    reconstruction (label_shift.py).
+    """
     import torch
 
     from dgan_plugins.handsoff.inversion import NOISE_MODE, invert_batch, mean_w
+    from dgan_plugins.handsoff.label_shift import shift_labels
     from dgan_plugins.handsoff.realset import REAL_IMAGE_KIND
     from dgan_plugins.pipeline.sample import to_uint8
 
@@ -97,6 +104,7 @@ def invert_rows(backbone, real, writer, items: range, schemas: dict, loss, confi
                 images, features = backbone.synthesize(ws, layers=names, noise_mode=NOISE_MODE)
             recon = to_uint8(images)
             labels = {k: real.labels[k][start:stop].astype(schemas[k].dtype) for k in real.labels}
+            labels = shift_labels(labels, chunk, recon, label_shift)
             labels[REAL_IMAGE_KIND] = chunk
             writer.append(images=recon, ids=real.ids[start:stop], latents={"ws": ws.cpu().numpy()},
                           features={k: features[k].to(torch.float16).cpu().numpy() for k in names},

@@ -11,6 +11,8 @@ from pathlib import Path
 from dgan_cli.checksum import file_sha256
 from dgan_cli.errors import DganError
 
+MAX_LABEL_SHIFT = 8  # pixels; a part further off than that is not the same part
+
 
 class HandsOffSource:
     """Inversion settings; defaults are the reference's (500 steps, peak lr 0.1, 10 LPIPS + 1 MSE + 1 latent)."""
@@ -18,7 +20,8 @@ class HandsOffSource:
     def __init__(self, loss: str = "lpips-vgg", steps: int = 500, lr: float = 0.1, rampup: float = 0.05,
                  rampdown: float = 0.25, perceptual_weight: float = 10.0, pixel_weight: float = 1.0,
                  latent_weight: float = 1.0, space: str = "wplus", resize: str = "crop", encoder=None,
-                 encoder_iterations: int | None = None, batch: int = 4, device: str = "cpu"):
+                 encoder_iterations: int | None = None, batch: int = 4, device: str = "cpu",
+                 label_shift: int = 0):
         from dgan_plugins.handsoff.align import POLICIES
         from dgan_plugins.handsoff.inversion import InversionConfig
         from dgan_plugins.handsoff.losses import check_loss
@@ -31,6 +34,9 @@ class HandsOffSource:
             raise DganError(f"--resize must be one of {', '.join(POLICIES)}, got '{resize}'")
         if batch < 1:
             raise DganError(f"--batch must be at least 1, got {batch}")
+        if not 0 <= label_shift <= MAX_LABEL_SHIFT:
+            raise DganError(f"--label-shift must be 0 to {MAX_LABEL_SHIFT} pixels, got {label_shift}")
+        self.label_shift = label_shift
         if encoder_iterations is not None and encoder_iterations < 1:
             raise DganError(f"--encoder-iterations must be at least 1, got {encoder_iterations}")
         self.resize, self.batch, self.device = resize, batch, device
@@ -53,6 +59,7 @@ class HandsOffSource:
         from dgan_plugins.handsoff.encoder import load_encoder
         from dgan_cli.cache.sharded import write_job
         from dgan_plugins.handsoff.inverted_cache import cache_spec, invert_rows
+        from dgan_plugins.handsoff.label_shift import SHIFT_PENALTY, WINDOW
         from dgan_plugins.handsoff.losses import ReconstructionLoss, scoring_lpips
         from dgan_plugins.handsoff.realset import label_schemas, read_real_set
         from dgan_plugins.pipeline.sample import open_device, pick_layers
@@ -79,11 +86,14 @@ class HandsOffSource:
                    "loss": loss.config(), "lpips_score": lpips_name, "noise_mode": "const",
                    "encoder": None if encoder is None else {"sha256": file_sha256(self.encoder),
                                                             "iterations": iterations}}
+            if self.label_shift:  # absent at 0, so caches written before the option still resume
+                job["label_shift"] = {"radius": self.label_shift, "window": WINDOW, "penalty": SHIFT_PENALTY}
             schemas = label_schemas(real, model.resolution)
 
             def fill(writer, items: range) -> None:
                 invert_rows(model, real, writer, items, schemas, loss, self.config, encoder=encoder,
-                            encoder_iterations=iterations, w_avg=w_avg, lpips_model=lpips_model, batch=self.batch)
+                            encoder_iterations=iterations, w_avg=w_avg, lpips_model=lpips_model, batch=self.batch,
+                            label_shift=self.label_shift)
 
             outcome = write_job(part, Path(cache), cache_spec(model, chosen, job), len(real.ids), self.batch, fill,
                                 hint="choose another --cache path or delete it")
